@@ -1,0 +1,61 @@
+# ctrops.containerd: the two commands are `make demo` and `make test`.
+# Every target that needs tools depends on `setup`, which installs them.
+SHELL := /bin/bash
+VENV := $(CURDIR)/.venv
+BIN := $(VENV)/bin
+BUILD := $(CURDIR)/.build
+COLLECTIONS := $(BUILD)/collections
+export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
+export ANSIBLE_COLLECTIONS_SCAN_SYS_PATH := true
+# Modules run on localhost with the venv's Python (a pyenv shim would not be a real interpreter).
+export ANSIBLE_PYTHON_INTERPRETER := $(BIN)/python
+export ANSIBLE_DEPRECATION_WARNINGS := false
+export PATH := $(BIN):$(PATH)
+PYTEST_ARGS ?=
+
+.PHONY: setup collection sanity lint unit integration molecule docs test demo build clean
+
+setup:
+	@bash tests/support/setup.sh
+
+# The collection as Ansible loads it: ansible_collections/ctrops/containerd -> this checkout.
+collection:
+	@mkdir -p $(COLLECTIONS)/ansible_collections/ctrops
+	@ln -sfn $(CURDIR) $(COLLECTIONS)/ansible_collections/ctrops/containerd
+
+sanity: setup
+	@bash tests/support/suite.sh sanity bash tests/support/sanity.sh
+
+lint: setup collection
+	@bash tests/support/suite.sh lint $(BIN)/ansible-lint --profile production
+
+unit: setup collection
+	@bash tests/support/suite.sh unit $(BIN)/pytest tests/unit $(PYTEST_ARGS)
+
+integration: setup collection
+	@bash tests/support/suite.sh integration $(BIN)/pytest tests/integration $(PYTEST_ARGS)
+
+molecule: setup collection
+	@bash tests/support/suite.sh molecule bash extensions/molecule/run.sh
+
+docs: setup collection
+	@bash tests/support/suite.sh docs bash tests/support/docs.sh
+
+# Runs every layer (each one even when an earlier one failed) and prints the totals.
+test: setup collection
+	@rm -rf $(BUILD)/results
+	@-$(MAKE) --no-print-directory sanity
+	@-$(MAKE) --no-print-directory lint
+	@-$(MAKE) --no-print-directory unit
+	@-$(MAKE) --no-print-directory integration
+	@-$(MAKE) --no-print-directory molecule
+	@bash tests/support/totals.sh $(BUILD)/results
+
+demo: setup collection
+	@bash playbooks/demo/run.sh
+
+build: setup
+	@mkdir -p $(BUILD)/dist && $(BIN)/ansible-galaxy collection build --force --output-path $(BUILD)/dist .
+
+clean:
+	rm -rf $(BUILD) tests/output

@@ -1,0 +1,273 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) ctrops.containerd contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The one door to containerd: every module runs ``ctr`` through this client.
+
+It knows the address, namespace and timeout, finds ``ctr``, runs it with
+``module.run_command`` (never through a shell), parses its output and turns
+failures into one plain sentence.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+import stat
+
+from ansible_collections.ctrops.containerd.plugins.module_utils import parsers
+
+DEFAULT_ADDRESS = '/run/containerd/containerd.sock'
+DEFAULT_NAMESPACE = 'default'
+DEFAULT_TIMEOUT = 60
+
+# Where ctr lives when it is not on the PATH of a non-login shell: the release
+# tarballs unpack to /usr/local/bin, distributions use /usr/bin.
+CTR_SEARCH_DIRS = ['/usr/local/bin', '/usr/bin', '/run/current-system/sw/bin']
+
+UNREACHABLE_MARKERS = (
+    'failed to dial', 'cannot access socket', 'connection refused', 'error while dialing',
+    'no such file or directory: unavailable', 'connection error',
+)
+
+
+def client_argument_spec(namespace=True):
+    """The options of doc fragment ``client`` (and ``client.NAMESPACE`` unless namespace=False)."""
+    spec = dict(
+        address=dict(type='str', default=DEFAULT_ADDRESS),
+        timeout=dict(type='int', default=DEFAULT_TIMEOUT),
+        executable=dict(type='path'),
+    )
+    if namespace:
+        spec['namespace'] = dict(type='str', default=DEFAULT_NAMESPACE)
+    return spec
+
+
+class CtrError(Exception):
+    """A failed ctr call, with a message meant for the user."""
+
+    def __init__(self, message, rc=None, stdout='', stderr='', command=None):
+        super(CtrError, self).__init__(message)
+        self.message = message
+        self.rc = rc
+        self.stdout = stdout
+        self.stderr = stderr
+        self.command = command
+
+    def details(self):
+        """Extra keys for fail_json, so -v output shows what ctr said."""
+        return dict(rc=self.rc, stdout=self.stdout, stderr=self.stderr, cmd=self.command)
+
+
+class Unreachable(CtrError):
+    """containerd does not answer at the configured address."""
+
+
+class NotFound(CtrError):
+    """The object named in the call does not exist."""
+
+
+class AlreadyExists(CtrError):
+    """The object named in the call exists already."""
+
+
+def _ctr_message(stderr):
+    """The last 'ctr: …' line of stderr, without the prefix: ctr's own reason."""
+    lines = [line.strip() for line in (stderr or '').splitlines() if line.strip()]
+    for line in reversed(lines):
+        if line.startswith('ctr: '):
+            return line[len('ctr: '):]
+    return lines[-1] if lines else ''
+
+
+class ContainerdClient:
+    """Runs ctr against one containerd address and namespace.
+
+    ``calls`` counts the ctr invocations, so tests and the benchmark can check
+    what a no-op run costs.
+    """
+
+    def __init__(self, module, address=DEFAULT_ADDRESS, namespace=DEFAULT_NAMESPACE,
+                 timeout=DEFAULT_TIMEOUT, executable=None):
+        self.module = module
+        self.address = address
+        self.namespace = namespace
+        self.timeout = timeout
+        self.executable = executable
+        self.calls = 0
+        self._checked = False
+        self._versions = None
+
+    @classmethod
+    def from_module(cls, module):
+        params = module.params
+        return cls(module, address=params['address'], namespace=params.get('namespace') or DEFAULT_NAMESPACE,
+                   timeout=params['timeout'], executable=params.get('executable'))
+
+    # -- running ctr ---------------------------------------------------------------
+
+    @property
+    def socket_path(self):
+        """The filesystem path of a unix socket address, or None for other schemes."""
+        address = self.address
+        if address.startswith('unix://'):
+            return address[len('unix://'):]
+        if '://' in address:
+            return None
+        return address
+
+    def _find_ctr(self):
+        if self.executable:
+            if not (os.path.isfile(self.executable) and os.access(self.executable, os.X_OK)):
+                raise CtrError('ctr was not found at %s (option executable): check the path.' % self.executable)
+            return self.executable
+        path = self.module.get_bin_path('ctr', opt_dirs=CTR_SEARCH_DIRS)
+        if not path:
+            raise CtrError('ctr was not found on this host: install containerd (for example with the '
+                           'ctrops.containerd.containerd role) or point the executable option at ctr.')
+        return path
+
+    def _preflight(self):
+        """Fail fast and plainly before the first call: ctr missing, socket missing or closed to us."""
+        if self._checked:
+            return
+        self.executable = self._find_ctr()
+        path = self.socket_path
+        if path is not None:
+            try:
+                mode = os.stat(path).st_mode
+            except OSError:
+                raise Unreachable('containerd is not reachable at %s: the socket does not exist; '
+                                  'is the containerd service running?' % self.address)
+            if not stat.S_ISSOCK(mode):
+                raise Unreachable('containerd is not reachable at %s: that path is not a socket; '
+                                  'check the address option.' % self.address)
+            if not os.access(path, os.R_OK | os.W_OK):
+                raise Unreachable('permission denied on the containerd socket %s: run the task as root '
+                                  '(become: true) or as a member of the socket\'s group.' % self.address)
+        self._checked = True
+
+    def command(self, args, namespace=None):
+        """The argv of one ctr call (global options first, as every ctr version wants)."""
+        cmd = [self.executable or 'ctr', '--address', self.address,
+               '--namespace', namespace or self.namespace]
+        if self.timeout:
+            cmd += ['--timeout', '%ds' % self.timeout]
+        return cmd + list(args)
+
+    def run(self, args, namespace=None, data=None, check=True):
+        """Run ``ctr ARGS`` and return (rc, stdout, stderr); raise CtrError on failure when check."""
+        self._preflight()
+        cmd = self.command(args, namespace=namespace)
+        self.calls += 1
+        rc, out, err = self.module.run_command(cmd, data=data, binary_data=data is not None,
+                                               environ_update={'LC_ALL': 'C'})
+        if rc != 0 and check:
+            raise self.error(cmd, rc, out, err)
+        return rc, out, err
+
+    def output(self, args, namespace=None):
+        """Run ``ctr ARGS`` and return its stdout."""
+        return self.run(args, namespace=namespace)[1]
+
+    def error(self, cmd, rc, out, err):
+        """Turn a failed call into the CtrError subclass a module can act on."""
+        reason = _ctr_message(err) or _ctr_message(out) or 'ctr exited with status %s' % rc
+        lowered = reason.lower()
+        kwargs = dict(rc=rc, stdout=out, stderr=err, command=cmd)
+        if any(marker in lowered for marker in UNREACHABLE_MARKERS):
+            return Unreachable('containerd is not reachable at %s: is the containerd service running? '
+                               '(ctr said: %s)' % (self.address, reason), **kwargs)
+        if 'permission denied' in lowered and self.address in reason:
+            return Unreachable('permission denied on the containerd socket %s: run the task as root '
+                               '(become: true) or as a member of the socket\'s group.' % self.address,
+                               **kwargs)
+        if 'context deadline exceeded' in lowered:
+            return CtrError('ctr did not finish within %s seconds (option timeout): %s'
+                            % (self.timeout, reason), **kwargs)
+        if 'already exists' in lowered:
+            return AlreadyExists(reason, **kwargs)
+        if 'not found' in lowered or 'no such' in lowered:
+            return NotFound(reason, **kwargs)
+        return CtrError(reason, **kwargs)
+
+    # -- versions ------------------------------------------------------------------
+
+    def versions(self):
+        """{'client': (1, 6, 20), 'server': (2, 1, 9)}, probed once per module run."""
+        if self._versions is None:
+            raw = parsers.parse_version(self.output(['version']))
+            self._versions = dict((key, parsers.version_tuple(value)) for key, value in raw.items())
+        return self._versions
+
+    # -- namespaces ----------------------------------------------------------------
+
+    def namespaces(self):
+        """{name: labels} of every namespace."""
+        return parsers.parse_namespaces(self.output(['namespaces', 'ls']))
+
+    def create_namespace(self, name, labels):
+        self.run(['namespaces', 'create', name] + _label_args(labels))
+
+    def label_namespace(self, name, labels):
+        """Set labels; a value of None removes the label (ctr's 'key=')."""
+        self.run(['namespaces', 'label', name] + _label_args(labels))
+
+    def remove_namespace(self, name):
+        self.run(['namespaces', 'remove', name])
+
+    def namespace_contents(self, name):
+        """What a namespace still holds, by kind ({'images': [...], ...}); empty kinds left out."""
+        listings = (
+            ('containers', ['containers', 'ls', '-q']),
+            ('images', ['images', 'ls', '-q']),
+            ('tasks', ['tasks', 'ls']),
+            ('snapshots', ['snapshots', 'ls']),
+            ('leases', ['leases', 'ls', '-q']),
+            ('content blobs', ['content', 'ls', '-q']),
+        )
+        contents = {}
+        for kind, args in listings:
+            out = self.output(args, namespace=name)
+            if kind == 'tasks':
+                items = sorted(parsers.parse_tasks(out))
+            elif kind == 'snapshots':
+                items = [line.split()[0] for line in out.splitlines()[1:] if line.strip()]
+            else:
+                items = parsers.parse_quiet_list(out)
+            if items:
+                contents[kind] = items
+        return contents
+
+    def empty_namespace(self, name):
+        """Delete everything a namespace holds: tasks, containers, images, leases, content, snapshots."""
+        for task in parsers.parse_tasks(self.output(['tasks', 'ls'], namespace=name)):
+            self.run(['tasks', 'kill', '--all', '--signal', 'SIGKILL', task], namespace=name, check=False)
+            self.run(['tasks', 'delete', '--force', task], namespace=name)
+        for kind, remove in ((['containers'], ['containers', 'delete']),
+                             (['images'], ['images', 'remove', '--sync']),
+                             (['leases'], ['leases', 'delete']),
+                             (['content'], ['content', 'delete'])):
+            items = parsers.parse_quiet_list(self.output(kind + ['ls', '-q'], namespace=name))
+            if items:
+                self.run(remove + items, namespace=name)
+        self._remove_snapshots(name)
+
+    def _remove_snapshots(self, namespace):
+        """Remove snapshots children first (a parent cannot go while a child exists)."""
+        out = self.output(['snapshots', 'ls'], namespace=namespace)
+        parents = {}
+        for line in out.splitlines()[1:]:
+            fields = line.split()
+            if fields:
+                parents[fields[0]] = fields[1] if len(fields) > 2 else ''
+        while parents:
+            leaves = [key for key in parents if key not in parents.values()]
+            self.run(['snapshots', 'rm'] + leaves, namespace=namespace)
+            for key in leaves:
+                del parents[key]
+
+
+def _label_args(labels):
+    return ['%s=%s' % (key, '' if value is None else value) for key, value in sorted(labels.items())]

@@ -1,0 +1,113 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) ctrops.containerd contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Parsers for the output of ``ctr``.
+
+Pure functions (no Ansible, no subprocess) so that unit tests can feed them the
+outputs recorded from the ``ctr`` of containerd 1.6 and 2.x.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import re
+
+# containerd's identifier rule (pkg/identifiers): namespaces, containers, tasks.
+IDENTIFIER_RE = re.compile(r'^[A-Za-z0-9]+(?:[._-](?:[A-Za-z0-9]+))*$')
+IDENTIFIER_MAX_LENGTH = 76
+
+# A label list "k=v,k2=v2": a comma starts a new label only when a "key=" follows.
+_LABEL_SPLIT_RE = re.compile(r',(?=[^,=]+=)')
+
+
+def identifier_error(value, what='name'):
+    """Return why ``value`` is not a valid containerd identifier, or None."""
+    if not value:
+        return '%s must not be empty' % what
+    if len(value) > IDENTIFIER_MAX_LENGTH:
+        return '%s %r is longer than %d characters' % (what, value, IDENTIFIER_MAX_LENGTH)
+    if not IDENTIFIER_RE.match(value):
+        return ('%s %r is not a valid containerd identifier: use letters and digits, '
+                'separated by single ".", "_" or "-"' % (what, value))
+    return None
+
+
+def parse_quiet_list(output):
+    """Parse the output of a ``-q`` listing: one identifier per line."""
+    return [line.strip() for line in output.splitlines() if line.strip()]
+
+
+def parse_labels(text):
+    """Parse ctr's comma-joined label column into a dict."""
+    labels = {}
+    text = text.strip()
+    if not text:
+        return labels
+    for item in _LABEL_SPLIT_RE.split(text):
+        key, sep, value = item.partition('=')
+        labels[key] = value if sep else ''
+    return labels
+
+
+def _table_rows(output):
+    """Return the data lines of a ctr table (header dropped, blank lines skipped)."""
+    lines = [line for line in output.splitlines() if line.strip()]
+    return lines[1:] if lines else []
+
+
+def parse_namespaces(output):
+    """Parse ``ctr namespaces ls`` (columns NAME LABELS) into {name: labels}."""
+    namespaces = {}
+    for line in _table_rows(output):
+        name, _sep, rest = line.strip().partition(' ')
+        namespaces[name] = parse_labels(rest)
+    return namespaces
+
+
+def parse_tasks(output):
+    """Parse ``ctr tasks ls`` (columns TASK PID STATUS) into {id: {pid, status}}.
+
+    containerd 1.6 and 2.x print the status in capitals (RUNNING, PAUSED,
+    STOPPED, CREATED, PAUSING, UNKNOWN); it is lower-cased here so that modules
+    compare one spelling.
+    """
+    tasks = {}
+    for line in _table_rows(output):
+        fields = line.split()
+        if len(fields) < 3:
+            continue
+        task_id, pid, status = fields[0], fields[1], fields[2]
+        tasks[task_id] = {'pid': int(pid) if pid.isdigit() else 0, 'status': status.lower()}
+    return tasks
+
+
+def parse_json(output, what):
+    """Parse JSON printed by ctr (``containers info``), naming ``what`` on failure."""
+    try:
+        return json.loads(output)
+    except ValueError as exc:
+        raise ValueError('could not parse the JSON that ctr printed for %s: %s' % (what, exc))
+
+
+def parse_version(output):
+    """Parse ``ctr version`` into {'client': '1.6.20', 'server': '2.1.9'} (None when absent)."""
+    versions = {'client': None, 'server': None}
+    section = None
+    for line in output.splitlines():
+        stripped = line.strip()
+        if stripped in ('Client:', 'Server:'):
+            section = stripped[:-1].lower()
+        elif section and stripped.startswith('Version:'):
+            versions[section] = stripped.split(':', 1)[1].strip()
+    return versions
+
+
+def version_tuple(version):
+    """Turn '1.6.20~ds1' or 'v2.1.9+unknown' into (1, 6, 20); () when unparsable."""
+    match = re.match(r'v?(\d+)\.(\d+)(?:\.(\d+))?', version or '')
+    if not match:
+        return ()
+    return tuple(int(part or 0) for part in match.groups())

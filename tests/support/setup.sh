@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# One-time (idempotent) set-up of everything the tests and the demo need on a
+# fresh Debian 12 machine: Debian packages, the containerd 2.x binaries from
+# Debian unstable, the Python virtual environment and ansible-test's pip
+# bootstrap stand-in. The rig itself only starts and stops things.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+# shellcheck source=tests/support/versions.env
+. "$here/versions.env"
+
+log() { printf '[setup] %s\n' "$*"; }
+
+apt_packages=(
+  # the rig: containerd 1.6, runc, CNI plugins 1.1, registry, images, TLS, auth
+  containerd runc containernetworking-plugins docker-registry apache2-utils
+  busybox-static skopeo iptables iproute2 openssl curl util-linux procps
+  # Molecule on local VMs and the Arch / NixOS stand-ins
+  qemu-system-x86 qemu-utils debootstrap e2fsprogs openssh-client
+  pacman-package-manager makepkg libarchive-tools fakeroot nix-bin
+)
+missing=()
+for p in "${apt_packages[@]}"; do
+  dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  log "installing Debian packages: ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# Debian's containerd package starts nothing without systemd, but make sure a
+# distro daemon never shares state with the rig.
+
+# containerd 2.x and CNI plugins 1.9 from Debian unstable, unpacked into a cache
+# outside the repository (never installed system-wide).
+fetch_sid() {  # package dest
+  local pkg=$1 dest=$2
+  [ -e "$dest/.complete" ] && return 0
+  local work; work=$(mktemp -d)
+  mkdir -p "$work/lists/partial" "$work/cache/archives/partial"
+  echo "deb http://deb.debian.org/debian $SID_SUITE main" > "$work/sources.list"
+  local opts=(-o Dir::Etc::SourceList="$work/sources.list" -o Dir::Etc::SourceParts=/dev/null
+              -o Dir::State::Lists="$work/lists" -o Dir::Cache="$work/cache" -o APT::Sandbox::User=root)
+  log "fetching $pkg from Debian $SID_SUITE"
+  apt-get "${opts[@]}" update -qq
+  (cd "$work" && apt-get "${opts[@]}" download -qq "$pkg")
+  rm -rf "$dest"; mkdir -p "$dest"
+  dpkg-deb -x "$work"/"${pkg}"_*.deb "$dest"
+  cp "$work"/"${pkg}"_*.deb "$dest/"
+  touch "$dest/.complete"
+  rm -rf "$work"
+}
+mkdir -p "$CTROPS_CACHE"
+fetch_sid containerd "$CTROPS_CACHE/containerd-sid"
+fetch_sid containernetworking-plugins "$CTROPS_CACHE/cni-plugins-sid"
+
+# The Python tools, pinned in requirements-dev.txt.
+venv="$repo/.venv"
+if [ ! -x "$venv/bin/python" ]; then
+  log "creating $venv"
+  python3 -m venv "$venv"
+fi
+stamp="$venv/.requirements.sha256"
+want=$(sha256sum "$repo/requirements-dev.txt" | cut -d' ' -f1)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  log "installing Python tools into $venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check -r "$repo/requirements-dev.txt" 2>&1 | grep -v "is ignored: it is neither" || true
+  "$venv/bin/python" -c "import ansible, pytest_ansible, molecule" # fail loudly if the install did not work
+  echo "$want" > "$stamp"
+fi
+
+# ansible-test bootstraps pip from a download host that is not reachable here;
+# it first looks for a cached bootstrap script. The stand-in uses ensurepip and
+# then installs the requested packages with the caller's pip configuration.
+pip_ver=$("$venv/bin/python" - <<'PY'
+import re, ansible_test, pathlib
+src = pathlib.Path(ansible_test.__file__).parent / "_internal" / "python_requirements.py"
+print(re.search(r"pip='([0-9.]+)'", src.read_text()).group(1))
+PY
+)
+standin="$HOME/.ansible/test/cache/get_pip_${pip_ver//./_}.py"
+mkdir -p "$(dirname "$standin")"
+cp "$here/get_pip_standin.py" "$standin"
+log "ready: $(ls -d "$CTROPS_CACHE"/*/ | tr '\n' ' ')"
