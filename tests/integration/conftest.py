@@ -59,3 +59,51 @@ class ModuleRunner:
 @pytest.fixture
 def run_module(ansible_module):
     return ModuleRunner(ansible_module)
+
+
+@pytest.fixture(scope="session")
+def rig_images(tmp_path_factory):
+    """The rig's test images as OCI archives, built once per session.
+
+    Keys: ``busybox`` (sh, sleep…), ``web`` (httpd serving /www on port 80),
+    ``multi`` (an index for linux/amd64 and linux/arm64). Each value is the
+    dict build_image returns (ref, digest, path, manifests…).
+    """
+    from rig.images import build_image
+
+    out = tmp_path_factory.mktemp("images")
+    return {
+        "busybox": build_image(str(out / "busybox.tar"), "docker.io/rig/busybox:1", "busybox"),
+        "web": build_image(str(out / "web.tar"), "docker.io/rig/web:1", "web"),
+        "multi": build_image(str(out / "multi.tar"), "docker.io/rig/multi:1", "busybox",
+                             platforms=["linux/amd64", "linux/arm64"]),
+    }
+
+
+@pytest.fixture(scope="session")
+def registries(tmp_path_factory, rig_images):
+    """The rig's registries, one per flavour (http, tls, auth), each seeded with the rig images
+    as rig/busybox:1, rig/web:1 and rig/multi:1. Stopped at the end of the session."""
+    from rig.images import push_archive
+    from rig.registry import FLAVOURS, Registry
+
+    started = {}
+    try:
+        for flavour in FLAVOURS:
+            registry = Registry(str(tmp_path_factory.mktemp("registry-" + flavour)), flavour).start()
+            started[flavour] = registry
+            for name, image in rig_images.items():
+                push_archive(image["path"], "rig/%s:1" % name, registry=registry, expected_digest=image["digest"])
+        yield started
+    finally:
+        for registry in started.values():
+            registry.stop()
+
+
+@pytest.fixture
+def import_image(containerd):
+    """Import a rig image archive into a namespace with the tests' own ctr; returns its ref."""
+    def _import(image, namespace="default"):
+        containerd.ctr_run("images", "import", image["path"], namespace=namespace)
+        return image["ref"]
+    return _import
