@@ -67,7 +67,7 @@ seealso:
     description: How containerd isolates clients with namespaces.
     link: https://github.com/containerd/containerd/blob/main/docs/namespaces.md
 author:
-  - ctrops.containerd maintainers
+  - ctrops.containerd maintainers (@ctrops)
 '''
 
 EXAMPLES = r'''

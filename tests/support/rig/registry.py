@@ -40,7 +40,7 @@ def free_port() -> int:
 
 
 def _run(cmd: list[str], *, stdin: str | None = None, cwd: str | None = None) -> None:
-    proc = subprocess.run(cmd, input=stdin, capture_output=True, text=True, cwd=cwd, timeout=60)
+    proc = subprocess.run(cmd, input=stdin, capture_output=True, text=True, cwd=cwd, timeout=60, check=False)
     if proc.returncode != 0:
         raise RegistryError(f"{cmd[0]} {cmd[1] if len(cmd) > 1 else ''} failed (rc={proc.returncode}): "
                             f"{proc.stderr.strip()[-1000:]}")
@@ -134,7 +134,7 @@ class Registry:
         os.makedirs(self.storage_dir, exist_ok=True)
         self._prepare_security()
         last: Exception | None = None
-        for _ in range(attempts):
+        for _attempt in range(attempts):
             self._set_port(free_port())
             self._write_config()
             self._write_hosts_dir()
