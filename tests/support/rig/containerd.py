@@ -48,7 +48,7 @@ def available_versions():
     return [label for label, path in MATRIX.items() if os.path.exists(os.path.join(path, "containerd"))]
 
 
-def _pids_with_arg(needle):
+def pids_with_arg(needle):
     """PIDs of processes whose command line contains ``needle``."""
     pids = []
     for entry in os.listdir("/proc"):
@@ -179,7 +179,7 @@ class Containerd:
         self._stop_daemon()
         if self.address:
             # Shims outlive the daemon by design; they carry our socket path in argv.
-            for pid in _pids_with_arg(self.address):
+            for pid in pids_with_arg(self.address):
                 try:
                     os.kill(pid, signal.SIGKILL)
                 except OSError:
