@@ -13,7 +13,7 @@ export ANSIBLE_DEPRECATION_WARNINGS := false
 export PATH := $(BIN):$(PATH)
 PYTEST_ARGS ?=
 
-.PHONY: setup collection sanity lint unit integration molecule docs test demo build clean
+.PHONY: setup collection sanity lint unit integration molecule docs test demo build clean benchmark
 
 setup:
 	@bash tests/support/setup.sh
@@ -59,3 +59,7 @@ build: setup
 
 clean:
 	rm -rf $(BUILD) tests/output
+
+# Not part of `make test`: ctr calls and time of no-op runs, per module and containerd version.
+benchmark: setup collection
+	@$(BIN)/python tests/benchmark/noop_calls.py

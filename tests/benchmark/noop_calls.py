@@ -1,0 +1,71 @@
+"""How much a no-op run costs: ctr calls and wall time per module, per containerd version.
+
+`make benchmark` runs each scenario's task once to converge, then again and
+counts the ctr invocations of that second (no-op) run through a counting
+wrapper given as the module's `executable`. Not part of `make test`.
+"""
+
+import json
+import os
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+
+from rig.containerd import Containerd, available_versions  # noqa: E402
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+ANSIBLE = os.path.join(REPO, ".venv", "bin", "ansible")
+
+# (module, args) pairs; args may use {image} for the rig's busybox reference.
+SCENARIOS = [
+    ("containerd_namespace", {"name": "bench", "labels": {"team": "ops"}}),
+    ("containerd_namespace", {"name": "bench-gone", "state": "absent"}),
+]
+
+
+def counting_wrapper(directory, real_ctr):
+    """A ctr stand-in that logs each invocation, then runs the real one."""
+    log = os.path.join(directory, "calls.log")
+    path = os.path.join(directory, "ctr")
+    with open(path, "w") as handle:
+        handle.write('#!/bin/sh\necho "$*" >> %s\nexec %s "$@"\n' % (log, real_ctr))
+    os.chmod(path, stat.S_IRWXU)
+    return path, log
+
+
+def run_module(module, args):
+    cmd = [ANSIBLE, "localhost", "-c", "local", "-i", "localhost,", "-m", "ctrops.containerd." + module,
+           "-a", json.dumps(args), "-e", "ansible_python_interpreter=%s" % sys.executable]
+    started = time.monotonic()
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise SystemExit("%s failed: %s" % (module, proc.stdout[-2000:] + proc.stderr[-2000:]))
+    return time.monotonic() - started
+
+
+def main():
+    rows = []
+    for version in available_versions():
+        with tempfile.TemporaryDirectory() as tmp, Containerd(version) as daemon:
+            wrapper, log = counting_wrapper(tmp, daemon.ctr)
+            for module, args in SCENARIOS:
+                full = dict(args, address=daemon.address, executable=wrapper)
+                run_module(module, full)
+                open(log, "w").close()
+                seconds = run_module(module, full)
+                with open(log) as handle:
+                    calls = [line.strip() for line in handle if line.strip()]
+                rows.append((version, module, json.dumps(args, sort_keys=True), len(calls), seconds, calls))
+    print("%-5s %-24s %-5s %-7s %s" % ("ctrd", "module (no-op run)", "calls", "seconds", "args"))
+    for version, module, args, count, seconds, calls in rows:
+        print("%-5s %-24s %-5d %-7.2f %s" % (version, module, count, seconds, args))
+        for call in calls:
+            print("        ctr %s" % call)
+
+
+if __name__ == "__main__":
+    main()
