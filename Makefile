@@ -13,7 +13,7 @@ export ANSIBLE_DEPRECATION_WARNINGS := false
 export PATH := $(BIN):$(PATH)
 PYTEST_ARGS ?=
 
-.PHONY: setup collection sanity lint unit integration molecule docs test demo build clean benchmark
+.PHONY: setup collection sanity lint unit integration molecule docs test demo build clean benchmark build-check
 
 setup:
 	@bash tests/support/setup.sh
@@ -46,6 +46,7 @@ test: setup collection
 	@rm -rf $(BUILD)/results
 	@-$(MAKE) --no-print-directory sanity
 	@-$(MAKE) --no-print-directory lint
+	@-$(MAKE) --no-print-directory build-check
 	@-$(MAKE) --no-print-directory unit
 	@-$(MAKE) --no-print-directory integration
 	@-$(MAKE) --no-print-directory molecule
@@ -56,6 +57,9 @@ demo: setup collection
 
 build: setup
 	@mkdir -p $(BUILD)/dist && $(BIN)/ansible-galaxy collection build --force --output-path $(BUILD)/dist .
+
+build-check: setup
+	@bash tests/support/suite.sh build bash tests/support/build_check.sh
 
 clean:
 	rm -rf $(BUILD) tests/output

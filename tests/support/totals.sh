@@ -5,7 +5,7 @@ dir=$1
 tp=0 tf=0 ts=0 bad=0
 echo
 echo "== test totals =="
-for layer in sanity lint unit integration molecule docs; do
+for layer in sanity lint build docs unit integration molecule; do
   f="$dir/$layer.counts"
   [ -f "$f" ] || continue
   read -r name p f s secs rc < "$f"
