@@ -42,6 +42,7 @@ docs: setup collection
 	@bash tests/support/suite.sh docs bash tests/support/docs.sh
 
 # Runs every layer (each one even when an earlier one failed) and prints the totals.
+test: export CTROPS_EXCLUSIVE := 1
 test: setup collection
 	@rm -rf $(BUILD)/results
 	@-$(MAKE) --no-print-directory sanity

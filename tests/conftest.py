@@ -1,7 +1,8 @@
 """Makes the rig (tests/support/rig) importable from every test layer, and checks
-at the end of a session that the rig left nothing behind."""
+at the end of a session that the tests left nothing behind."""
 
 import os
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "support"))
@@ -9,19 +10,43 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "support"))
 from rig.containerd import mounts_under, pids_with_arg  # noqa: E402
 
 
+def network_objects():
+    """Network namespaces and links of the machine, to compare before and after a session."""
+    netns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=False).stdout
+    links = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True, check=False).stdout
+    names = set("netns " + line.split()[0] for line in netns.splitlines() if line.strip())
+    names.update("link " + line.split(":")[1].strip().split("@")[0] for line in links.splitlines() if ":" in line)
+    return names
+
+
+def pytest_sessionstart(session):
+    session.config._network_before = network_objects()
+
+
 def pytest_sessionfinish(session, exitstatus):
-    """Fail the session if a process or mount of the rig outlived the tests.
+    """Fail the session if a process, mount, netns or link made by the tests outlived them.
 
     Everything the rig starts lives under pytest's base temporary directory, so
     its path in a command line or a mount point identifies a leftover.
     """
+    leaks = []
     factory = getattr(session.config, "_tmp_path_factory", None)
-    if factory is None or factory._basetemp is None:
-        return
-    base = str(factory.getbasetemp())
-    procs = [pid for pid in pids_with_arg(base) if pid != os.getpid()]
-    mounts = mounts_under(base)
-    if procs or mounts:
+    if factory is not None and factory._basetemp is not None:
+        base = str(factory.getbasetemp())
+        procs = [pid for pid in pids_with_arg(base) if pid != os.getpid()]
+        if procs:
+            leaks.append("processes %s" % procs)
+        mounts = mounts_under(base)
+        if mounts:
+            leaks.append("mounts %s" % mounts)
+    # Links and netns are machine-wide: compared only when no other test session
+    # may run beside this one (`make test`, CI), where a difference is ours.
+    before = getattr(session.config, "_network_before", None)
+    if os.environ.get("CTROPS_EXCLUSIVE") and before is not None and not hasattr(session.config, "workerinput"):
+        new = sorted(network_objects() - before)
+        if new:
+            leaks.append("network objects %s" % new)
+    if leaks:
         reporter = session.config.pluginmanager.get_plugin("terminalreporter")
-        reporter.write_line("LEAK: the rig left behind processes %s and mounts %s" % (procs, mounts), red=True)
+        reporter.write_line("LEAK: the tests left behind %s" % "; ".join(leaks), red=True)
         session.exitstatus = 1
