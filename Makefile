@@ -13,7 +13,7 @@ export ANSIBLE_DEPRECATION_WARNINGS := false
 export PATH := $(BIN):$(PATH)
 PYTEST_ARGS ?=
 
-.PHONY: setup collection sanity lint unit integration molecule docs test demo build clean benchmark build-check
+.PHONY: setup collection sanity lint unit integration molecule docs test demo build clean benchmark build-check docs-update
 
 setup:
 	@bash tests/support/setup.sh
@@ -39,7 +39,10 @@ molecule: setup collection
 	@bash tests/support/suite.sh molecule bash extensions/molecule/run.sh
 
 docs: setup collection
-	@bash tests/support/suite.sh docs bash tests/support/docs.sh
+	@bash tests/support/suite.sh docs bash tests/support/docs.sh check
+
+docs-update: setup collection
+	@bash tests/support/docs.sh update
 
 # Runs every layer (each one even when an earlier one failed) and prints the totals.
 test: export CTROPS_EXCLUSIVE := 1
@@ -48,6 +51,7 @@ test: setup collection
 	@-$(MAKE) --no-print-directory sanity
 	@-$(MAKE) --no-print-directory lint
 	@-$(MAKE) --no-print-directory build-check
+	@-$(MAKE) --no-print-directory docs
 	@-$(MAKE) --no-print-directory unit
 	@-$(MAKE) --no-print-directory integration
 	@-$(MAKE) --no-print-directory molecule
