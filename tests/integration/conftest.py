@@ -107,3 +107,55 @@ def import_image(containerd):
         containerd.ctr_run("images", "import", image["path"], namespace=namespace)
         return image["ref"]
     return _import
+
+
+# -- containers and tasks (containerd_container, containerd_task, containerd_exec) ---------------
+
+def remove_container(containerd, name, namespace="default"):
+    """Kill and delete a container's task, then the container, with the tests' own ctr (teardown)."""
+    import time
+
+    containerd.ctr_run("tasks", "kill", "--all", "--signal", "SIGKILL", name, namespace=namespace, check=False)
+    for _attempt in range(50):
+        if containerd.ctr_run("tasks", "delete", "--force", name, namespace=namespace,
+                              check=False).returncode == 0:
+            break
+        if "not found" in containerd.ctr_run("tasks", "ps", name, namespace=namespace, check=False).stderr:
+            break
+        time.sleep(0.1)
+    containerd.ctr_run("containers", "delete", name, namespace=namespace, check=False)
+
+
+@pytest.fixture
+def container_name(containerd, uid):
+    """Makes container names ("c-<uid>-web"); their tasks and containers are removed at teardown."""
+    made = []
+
+    def _name(suffix="main"):
+        name = "c-%s-%s" % (uid, suffix)
+        made.append(name)
+        return name
+    yield _name
+    for name in reversed(made):
+        remove_container(containerd, name)
+
+
+@pytest.fixture
+def busybox(import_image, rig_images):
+    """The rig's busybox image, imported into the default namespace; its reference."""
+    return import_image(rig_images["busybox"])
+
+
+@pytest.fixture
+def counting_ctr(containerd, tmp_path):
+    """A ctr wrapper that counts its calls: (path for the executable option, function returning the count)."""
+    log = tmp_path / "ctr-calls"
+    wrapper = tmp_path / "ctr"
+    wrapper.write_text('#!/bin/sh\necho "$*" >> %s\nexec %s "$@"\n' % (log, containerd.ctr))
+    wrapper.chmod(0o755)
+
+    def count():
+        calls = log.read_text().splitlines() if log.exists() else []
+        log.write_text("")
+        return len(calls)
+    return str(wrapper), count

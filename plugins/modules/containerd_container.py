@@ -1,0 +1,614 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) ctrops.containerd contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: containerd_container
+short_description: Manage containerd containers (their spec), idempotently
+version_added: 0.1.0
+description:
+  - Create and remove containerd containers as C(ctr containers create|delete) do, idempotently.
+  - A container is the spec (image, command, mounts, namespaces, limits); the process that runs it is
+    its task, managed with M(ctrops.containerd.containerd_task).
+  - The existing container is compared with the wanted options through C(ctr containers info) (its OCI
+    spec), so a container recreated or edited outside Ansible is noticed. The options the container was
+    created from are also kept as a digest in the label C(ctrops.containerd/spec), so an option removed
+    from the task (an environment variable, a command falling back to the image's) is noticed too.
+  - On a difference the container is recreated. If its task was running, the task is stopped
+    (O(stop_signal), then SIGKILL after O(stop_timeout)), the container recreated and the task started
+    again, so that "present + running" ends running the new spec.
+  - Labels are the exception: labels that differ are set in place, without recreating.
+options:
+  name:
+    description:
+      - Name (ID) of the container.
+    type: str
+    required: true
+  state:
+    description:
+      - V(present) creates the container, or recreates it when its spec differs.
+      - V(absent) removes the container and its snapshot. If its task is running (or paused), the
+        module fails unless O(force=true); then the task is stopped and deleted first.
+    type: str
+    choices: [present, absent]
+    default: present
+  image:
+    description:
+      - Image to create the container from, as users write it (V(busybox) is
+        C(docker.io/library/busybox:latest)).
+      - The image must be in containerd already; this module does not pull. Put a
+        M(ctrops.containerd.containerd_image) task before this one.
+      - Required with O(state=present).
+    type: str
+  command:
+    description:
+      - The process's argument vector (C(args) of the OCI spec). Default is the image's.
+    type: list
+    elements: str
+  env:
+    description:
+      - Environment variables added to the image's.
+    type: dict
+  cwd:
+    description:
+      - Working directory of the process. Default is the image's.
+    type: str
+  user:
+    description:
+      - User (and group) of the process, C(uid[:gid]) or C(name[:group]).
+      - Needs the ctr of containerd 1.7 or later (1.6's ctr has no C(--user)).
+      - Numeric values are also compared with the spec; names only through the options digest.
+    type: str
+  hostname:
+    description:
+      - Host name inside the container.
+      - Needs the ctr of containerd 1.7 or later (1.6's ctr has no C(--hostname)).
+    type: str
+  labels:
+    description:
+      - Labels to set on the container. Labels that differ are set in place (no recreate);
+        other labels are left as they are.
+    type: dict
+  mounts:
+    description:
+      - Extra mounts, as ctr's C(--mount).
+    type: list
+    elements: dict
+    suboptions:
+      type:
+        description: Mount type.
+        type: str
+        default: bind
+      source:
+        description:
+          - Host path for a bind mount (must exist), or the source of another mount type.
+        type: str
+      destination:
+        description: Absolute path inside the container.
+        type: str
+        required: true
+      options:
+        description:
+          - Mount options. Default for bind mounts is V([rbind, rw]).
+        type: list
+        elements: str
+  net_host:
+    description:
+      - Use the host's network namespace (ctr's C(--net-host)).
+    type: bool
+    default: false
+  network_from:
+    description:
+      - Join the network namespace of another container's running task (give its name) or of a path such
+        as C(/proc/PID/ns/net) or C(/var/run/netns/NAME) (ctr's C(--with-ns network:PATH)).
+      - A container name is kept in the label C(ctrops.containerd/ns.network) and compared by name, so it
+        stays unchanged when the other container's task restarts with another PID. If the path stored
+        in the spec became stale and this container has no running task, it is recreated with the
+        current path.
+    type: str
+  pid_from:
+    description:
+      - Join the PID namespace of another container's running task or of a path, as O(network_from).
+    type: str
+  ipc_from:
+    description:
+      - Join the IPC namespace of another container's running task or of a path, as O(network_from).
+    type: str
+  privileged:
+    description: Run privileged (all capabilities, host devices).
+    type: bool
+    default: false
+  read_only:
+    description: Mount the root filesystem read-only.
+    type: bool
+    default: false
+  runtime:
+    description: Runtime name (ctr's C(--runtime)).
+    type: str
+    default: io.containerd.runc.v2
+  runtime_binary:
+    description:
+      - The runc-compatible binary of the runtime (ctr's C(--runc-binary)).
+      - Needs the ctr of containerd 1.7 or later (1.6's C(ctr containers create) has no such flag).
+    type: path
+  snapshotter:
+    description: Snapshotter of the container's root filesystem. Default is containerd's.
+    type: str
+  memory_limit:
+    description:
+      - Memory limit, in bytes or with a unit (V(64m), V(1g)).
+    type: str
+  cpu_quota:
+    description: CFS CPU quota in microseconds per O(cpu_period).
+    type: int
+  cpu_period:
+    description: CFS CPU period in microseconds.
+    type: int
+  restart_policy:
+    description:
+      - Let containerd's restart monitor bring the task back (after a containerd restart, or when it
+        exits), through the labels C(containerd.io/restart.policy) and C(containerd.io/restart.status).
+      - The task is only started by M(ctrops.containerd.containerd_task) (which sets the status label to
+        C(running)); stopping it with that module sets it to C(stopped), so the monitor leaves it down.
+      - containerd 1.6 knows no policy label and treats every policy as V(always); the module
+        refuses V(on-failure) and V(unless-stopped) there.
+    type: str
+    choices: ['no', always, on-failure, unless-stopped]
+    default: 'no'
+  recreate:
+    description:
+      - Recreate the container when its spec differs. With V(false) the module fails instead and
+        says what differs.
+    type: bool
+    default: true
+  force:
+    description:
+      - With O(state=absent), stop and delete a running task first.
+    type: bool
+    default: false
+  stop_signal:
+    description: Signal that stops a running task before a recreate or a forced removal.
+    type: str
+    default: SIGTERM
+  stop_timeout:
+    description: Seconds to wait after O(stop_signal) before SIGKILL.
+    type: int
+    default: 10
+extends_documentation_fragment:
+  - ctrops.containerd.client
+  - ctrops.containerd.client.NAMESPACE
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+    details: Shows the managed spec fields before and after.
+  platform:
+    platforms: posix
+notes:
+  - C(tty) containers are not offered: C(ctr tasks start) of such a container needs a console.
+  - CNI networking is the business of ctrops.containerd's CNI modules; a container joins a prepared
+    network namespace with O(network_from) set to its path.
+seealso:
+  - module: ctrops.containerd.containerd_task
+  - module: ctrops.containerd.containerd_exec
+  - module: ctrops.containerd.containerd_container_info
+author:
+  - ctrops.containerd maintainers
+'''
+
+EXAMPLES = r'''
+- name: A web server container (the image was pulled by a containerd_image task)
+  ctrops.containerd.containerd_container:
+    name: web
+    image: nginx:alpine
+    mounts:
+      - source: /srv/www
+        destination: /usr/share/nginx/html
+        options: [rbind, ro]
+    env:
+      TZ: UTC
+    memory_limit: 256m
+    restart_policy: always
+
+- name: A sidecar sharing web's network namespace (reaches it on localhost)
+  ctrops.containerd.containerd_container:
+    name: probe
+    image: busybox
+    command: [sleep, infinity]
+    network_from: web
+
+- name: Host networking
+  ctrops.containerd.containerd_container:
+    name: tools
+    image: busybox
+    command: [sleep, infinity]
+    net_host: true
+
+- name: Remove a container, stopping its task
+  ctrops.containerd.containerd_container:
+    name: web
+    state: absent
+    force: true
+'''
+
+RETURN = r'''
+container:
+  description: The container after the task (in check mode, as it would be).
+  returned: always
+  type: dict
+  contains:
+    name: {description: Name of the container., type: str, sample: web}
+    exists: {description: Whether the container exists., type: bool, sample: true}
+    image: {description: Normalised image reference., type: str, sample: docker.io/library/nginx:alpine}
+    command: {description: The process's arguments., type: list, elements: str, sample: [sleep, '600']}
+    env: {description: The process's environment., type: dict, sample: {PATH: /bin}}
+    cwd: {description: Working directory., type: str, sample: /}
+    user: {description: uid:gid of the process., type: str, sample: '0:0'}
+    hostname: {description: Host name if set., type: str, sample: web}
+    labels: {description: Labels (those of this collection and the restart monitor left out)., type: dict}
+    mounts: {description: Mounts besides ctr's defaults., type: list, elements: dict}
+    net_host: {description: Whether the host network is used., type: bool}
+    network_from: {description: Container (or path) whose network namespace is joined., type: str}
+    pid_from: {description: Container (or path) whose PID namespace is joined., type: str}
+    ipc_from: {description: Container (or path) whose IPC namespace is joined., type: str}
+    privileged: {description: Privileged., type: bool}
+    read_only: {description: Read-only root filesystem., type: bool}
+    runtime: {description: Runtime name., type: str, sample: io.containerd.runc.v2}
+    snapshotter: {description: Snapshotter., type: str, sample: overlayfs}
+    memory_limit: {description: Memory limit in bytes., type: int}
+    cpu_quota: {description: CFS quota., type: int}
+    cpu_period: {description: CFS period., type: int}
+    restart_policy: {description: Restart policy., type: str, sample: always}
+    created: {description: Creation time as containerd reports it., type: str}
+    task:
+      description: The container's task (status and pid), or null when it has none.
+      type: dict
+      sample: {status: running, pid: 4242}
+differences:
+  description: The fields that differed and made the module recreate (or fail with O(recreate=false)).
+  returned: when the container existed with another spec
+  type: list
+  elements: str
+  sample: ["env.MODE", "command"]
+actions:
+  description: The ctr operations performed (or that would be, in check mode).
+  returned: always
+  type: list
+  elements: str
+  sample: ["stop task web", "delete container web", "create container web", "start task web"]
+'''
+
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.common.text.formatters import human_to_bytes
+
+from ansible_collections.ctrops.containerd.plugins.module_utils import containers as ctrs
+from ansible_collections.ctrops.containerd.plugins.module_utils.client import (
+    ContainerdClient,
+    CtrError,
+    client_argument_spec,
+)
+from ansible_collections.ctrops.containerd.plugins.module_utils.containers import parse_container_info
+from ansible_collections.ctrops.containerd.plugins.module_utils.parsers import identifier_error
+from ansible_collections.ctrops.containerd.plugins.module_utils.reference import ReferenceError, normalize
+
+VIEW_FIELDS = ('image', 'command', 'env', 'cwd', 'user', 'hostname', 'labels', 'mounts', 'net_host',
+               'network_from', 'pid_from', 'ipc_from', 'privileged', 'read_only', 'runtime', 'snapshotter',
+               'memory_limit', 'cpu_quota', 'cpu_period', 'restart_policy')
+RUNNING = ('running', 'paused', 'pausing')
+
+
+def validate(module):
+    """Check the options before any call; return the normalised image (or None)."""
+    params = module.params
+    problem = identifier_error(params['name'], 'container name')
+    if problem:
+        module.fail_json(msg='Invalid name: %s.' % problem)
+    if params['state'] == 'absent':
+        return None
+    if not params['image']:
+        module.fail_json(msg='state=present needs the image option: the image to create container %s from.'
+                         % params['name'])
+    try:
+        image = normalize(params['image'])
+    except ReferenceError as exc:
+        module.fail_json(msg='Invalid image: %s' % exc)
+    for key in params['env'] or {}:
+        if not key or '=' in key:
+            module.fail_json(msg='Invalid environment variable name %r: it must be non-empty without "=".' % key)
+    for key in params['labels'] or {}:
+        if not key or '=' in key:
+            module.fail_json(msg='Invalid label key %r: keys must be non-empty and contain no "=".' % key)
+        if key in ctrs.OWN_LABELS or key.startswith(ctrs.NS_LABEL_PREFIX):
+            module.fail_json(msg='Label %s is managed by this module: use the matching option '
+                                 '(restart_policy, network_from, ...) instead.' % key)
+    for mount in params['mounts'] or []:
+        destination = mount['destination']
+        if not destination.startswith('/'):
+            module.fail_json(msg='Mount destination %r must be an absolute path.' % destination)
+        if (mount['type'] or 'bind') == 'bind':
+            if not mount['source']:
+                module.fail_json(msg='The bind mount at %s needs a source: the host path to mount.' % destination)
+            if not os.path.exists(mount['source']):
+                module.fail_json(msg='Mount source %s (for %s) does not exist on the host: create it first, for '
+                                     'example with ansible.builtin.file state=directory.'
+                                 % (mount['source'], destination))
+        for option in mount['options'] or []:
+            if ':' in option or ',' in option:
+                module.fail_json(msg='Mount option %r contains ":" or ",", which ctr\'s --mount cannot carry.'
+                                 % option)
+    if params['net_host'] and params['network_from']:
+        module.fail_json(msg='net_host and network_from exclude each other: choose one network namespace.')
+    for option, _kind, _short in ctrs.SHARED_NAMESPACES:
+        value = params[option]
+        if value is None:
+            continue
+        if value.startswith('/'):
+            if not os.path.exists(value):
+                module.fail_json(msg='%s: namespace path %s does not exist.' % (option, value))
+        else:
+            problem = identifier_error(value, '%s container name' % option)
+            if problem:
+                module.fail_json(msg='Invalid %s: %s (or give an absolute namespace path).' % (option, problem))
+            if value == params['name']:
+                module.fail_json(msg='%s names the container itself.' % option)
+    if params['memory_limit'] is not None:
+        try:
+            params['memory_limit'] = int(human_to_bytes(params['memory_limit']))
+        except ValueError as exc:
+            module.fail_json(msg='Invalid memory_limit %r: %s' % (params['memory_limit'], exc))
+    problem = ctrs.signal_error(params['stop_signal'])
+    if problem:
+        module.fail_json(msg=problem)
+    return image
+
+
+def actual_view(summary):
+    """The managed fields of an existing container, as the diff and the result show them."""
+    labels = summary['labels']
+    env = dict(item.partition('=')[::2] for item in summary['env'])
+    mounts = [m for m in summary['mounts'] if m['destination'] not in ctrs.DEFAULT_MOUNTS]
+    view = dict(
+        exists=True, image=summary['image'], command=summary['command'], env=env, cwd=summary['cwd'],
+        user='%(uid)s:%(gid)s' % summary['user'], hostname=summary['hostname'],
+        labels=dict((k, v) for k, v in labels.items()
+                    if k not in ctrs.OWN_LABELS and not k.startswith(ctrs.NS_LABEL_PREFIX)),
+        mounts=mounts, net_host=summary['net_host'], privileged=summary['privileged'],
+        read_only=summary['read_only'], runtime=summary['runtime'], snapshotter=summary['snapshotter'],
+        memory_limit=summary['memory_limit'], cpu_quota=summary['cpu_quota'], cpu_period=summary['cpu_period'],
+        restart_policy=labels.get(ctrs.RESTART_POLICY) or ('always' if ctrs.RESTART_STATUS in labels else 'no'),
+        created=summary['created'],
+    )
+    for option, kind, _short in ctrs.SHARED_NAMESPACES:
+        view[option] = labels.get(ctrs.NS_LABEL_PREFIX + kind) or summary['namespaces'].get(kind)
+    return view
+
+
+def wanted_view(spec, user_labels, before):
+    """The view as it will be: ``before`` (or nothing) updated with what the options set."""
+    view = dict(before) if before and before.get('exists') else dict((field, None) for field in VIEW_FIELDS)
+    view['exists'] = True
+    for field in ('image', 'net_host', 'privileged', 'read_only', 'runtime', 'restart_policy', 'memory_limit',
+                  'network_from', 'pid_from', 'ipc_from'):
+        view[field] = spec[field]
+    for field in ('command', 'cwd', 'user', 'hostname', 'snapshotter', 'cpu_quota', 'cpu_period'):
+        if spec[field] is not None:
+            view[field] = spec[field]
+    env = dict(view.get('env') or {})
+    env.update(spec['env'])
+    view['env'] = env
+    labels = dict(view.get('labels') or {})
+    labels.update((str(k), str(v)) for k, v in (user_labels or {}).items())
+    view['labels'] = labels
+    view['mounts'] = spec['mounts']
+    view['created'] = None
+    return view
+
+
+def resolve_namespaces(client, spec, tasks_by_name):
+    paths = {}
+    for option, kind, _short in ctrs.SHARED_NAMESPACES:
+        if spec[option]:
+            paths[kind] = ctrs.namespace_path(spec[option], kind, tasks_by_name, client.namespace)
+    return paths
+
+
+class ContainerManager:
+    def __init__(self, module, client, image):
+        self.module = module
+        self.client = client
+        self.params = module.params
+        self.name = module.params['name']
+        self.image = image
+        self.result = dict(changed=False, actions=[])
+
+    def act(self, action, func, *args):
+        self.result['actions'].append(action)
+        if not self.module.check_mode:
+            return func(*args)
+        return None
+
+    def stop_and_delete_task(self, task):
+        if task['status'] in RUNNING:
+            self.act('stop task %s' % self.name, ctrs.stop_task, self.client, self.name, task,
+                     self.params['stop_signal'], self.params['stop_timeout'])
+        self.act('delete task %s' % self.name, self.delete_task_when_stopped)
+
+    def delete_task_when_stopped(self):
+        ctrs.wait_status(self.client, self.name, ('stopped', 'created', None), timeout=10)
+        try:
+            ctrs.delete_task(self.client, self.name)
+        except CtrError as exc:
+            if 'not found' not in exc.message:
+                raise
+
+    def check_policy_supported(self, spec):
+        if spec['restart_policy'] in ('on-failure', 'unless-stopped'):
+            server = self.client.versions()['server']
+            if server and server < (1, 7):
+                self.module.fail_json(msg='restart_policy=%s needs containerd 1.7 or later (this one is %s, whose '
+                                          'restart monitor knows no policy): use always or no.'
+                                      % (spec['restart_policy'], '.'.join(str(p) for p in server)))
+
+    def check_flags_supported(self, spec):
+        needed = [flag for option, flag in (('user', '--user'), ('hostname', '--hostname'),
+                                            ('runtime_binary', '--runc-binary')) if spec[option]]
+        if not needed:
+            return
+        missing = [flag for flag in needed if flag not in ctrs.create_flags(self.client)]
+        if missing:
+            self.module.fail_json(msg='The ctr at %s has no %s for containers create (the ctr of containerd 1.6 '
+                                      'lacks --user, --hostname and --runc-binary): leave that option out or use '
+                                      'containerd 1.7 or later.' % (self.client.executable, ', '.join(missing)))
+
+    def create(self, spec, tasks_by_name, old=None, old_task=None):
+        """Create (or recreate) the container; restart its task if it was running."""
+        ns_paths = resolve_namespaces(self.client, spec, tasks_by_name)
+        if not ctrs.image_exists(self.client, spec['image']):
+            self.module.fail_json(msg=ctrs.missing_image_message(spec['image']) % self.client.namespace)
+        self.check_policy_supported(spec)
+        restart = old_task is not None and old_task['status'] in RUNNING
+        labels = ctrs.managed_labels(spec, self.params['labels'])
+        log_uri = None
+        if old is not None:
+            log_uri = old['labels'].get(ctrs.LOG_LABEL)
+            if log_uri:
+                labels[ctrs.LOG_LABEL] = log_uri
+                if spec['restart_policy'] != 'no':
+                    labels[ctrs.RESTART_LOGURI] = log_uri
+            if old_task is not None:
+                self.stop_and_delete_task(old_task)
+            self.act('delete container %s' % self.name, ctrs.delete_container, self.client, self.name)
+        self.check_flags_supported(spec)
+        args = ctrs.create_args(self.name, spec, labels, ns_paths)
+        self.act('create container %s' % self.name, self.client.run, args)
+        if restart:
+            self.act('start task %s' % self.name, ctrs.start_task, self.client, self.name, log_uri)
+            if spec['restart_policy'] != 'no':
+                self.act('set label %s=running' % ctrs.RESTART_STATUS, ctrs.set_labels, self.client, self.name,
+                         {ctrs.RESTART_STATUS: 'running'})
+
+    def present(self, info, tasks_by_name):
+        spec = ctrs.desired_spec(self.params, self.image)
+        task = tasks_by_name.get(self.name)
+        if info is None:
+            self.create(spec, tasks_by_name)
+            return spec
+        summary = parse_container_info(info)
+        diffs = ctrs.differences(spec, summary, tasks_by_name)
+        running = task is not None and task['status'] in RUNNING
+        if not diffs and not running:
+            stale = ctrs.stale_namespaces(spec, summary, tasks_by_name)
+            diffs = [(option, 'current namespace of %s' % spec[option], summary['namespaces'].get(kind))
+                     for option, kind, _s in ctrs.SHARED_NAMESPACES if option in stale]
+        if diffs:
+            self.result['differences'] = [field for field, _w, _a in diffs]
+            if not self.params['recreate']:
+                detail = '; '.join('%s: wanted %r, found %r' % (field, wanted, actual)
+                                   for field, wanted, actual in diffs[:5])
+                self.module.fail_json(msg='Container %s exists with another spec (%s) and recreate=false: remove '
+                                          'it first or set recreate=true.' % (self.name, detail),
+                                      differences=self.result['differences'])
+            self.create(spec, tasks_by_name, old=summary, old_task=task)
+            return spec
+        wanted = dict((str(k), str(v)) for k, v in (self.params['labels'] or {}).items())
+        changes = ctrs.label_changes(summary['labels'], wanted)
+        if changes:
+            self.act('set labels %s' % ', '.join(sorted(changes)), ctrs.set_labels, self.client, self.name, changes)
+        return spec
+
+    def absent(self, info, task):
+        if info is None:
+            return
+        if task is not None:
+            if task['status'] in RUNNING and not self.params['force']:
+                self.module.fail_json(msg='Container %s has a %s task (pid %d): stop it first '
+                                          '(ctrops.containerd.containerd_task state=absent) or set force=true '
+                                          'to stop and delete it with the container.'
+                                      % (self.name, task['status'], task['pid']))
+            self.stop_and_delete_task(task)
+        self.act('delete container %s' % self.name, ctrs.delete_container, self.client, self.name)
+
+
+def main():
+    argument_spec = client_argument_spec()
+    argument_spec.update(
+        name=dict(type='str', required=True),
+        state=dict(type='str', default='present', choices=['present', 'absent']),
+        image=dict(type='str'),
+        command=dict(type='list', elements='str'),
+        env=dict(type='dict'),
+        cwd=dict(type='str'),
+        user=dict(type='str'),
+        hostname=dict(type='str'),
+        labels=dict(type='dict'),
+        mounts=dict(type='list', elements='dict', options=dict(
+            type=dict(type='str', default='bind'),
+            source=dict(type='str'),
+            destination=dict(type='str', required=True),
+            options=dict(type='list', elements='str'),
+        )),
+        net_host=dict(type='bool', default=False),
+        network_from=dict(type='str'),
+        pid_from=dict(type='str'),
+        ipc_from=dict(type='str'),
+        privileged=dict(type='bool', default=False),
+        read_only=dict(type='bool', default=False),
+        runtime=dict(type='str', default=ctrs.DEFAULT_RUNTIME),
+        runtime_binary=dict(type='path'),
+        snapshotter=dict(type='str'),
+        memory_limit=dict(type='str'),
+        cpu_quota=dict(type='int'),
+        cpu_period=dict(type='int'),
+        restart_policy=dict(type='str', default='no', choices=['no', 'always', 'on-failure', 'unless-stopped']),
+        recreate=dict(type='bool', default=True),
+        force=dict(type='bool', default=False),
+        stop_signal=dict(type='str', default='SIGTERM'),
+        stop_timeout=dict(type='int', default=10),
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    image = validate(module)
+    name = module.params['name']
+    client = ContainerdClient.from_module(module)
+    manager = ContainerManager(module, client, image)
+    result = manager.result
+    try:
+        info = ctrs.container_info(client, name)
+        tasks_by_name = ctrs.tasks(client)
+        task = tasks_by_name.get(name)
+        before = actual_view(parse_container_info(info)) if info else dict(exists=False)
+        if module.params['state'] == 'absent':
+            manager.absent(info, task)
+            after, after_task = dict(exists=False), None
+        else:
+            spec = manager.present(info, tasks_by_name)
+            if not result['actions']:
+                after, after_task = before, task
+            elif module.check_mode:
+                after = wanted_view(spec, module.params['labels'], None if 'differences' in result else before)
+                after_task = task if 'differences' not in result else (
+                    dict(status='running', pid=None) if task and task['status'] in RUNNING else None)
+            else:
+                after = actual_view(parse_container_info(ctrs.container_info(client, name)))
+                after_task = ctrs.tasks(client).get(name)
+    except CtrError as exc:
+        module.fail_json(msg=exc.message, **exc.details())
+    result['changed'] = bool(result['actions'])
+    result['container'] = dict(after, name=name, task=after_task)
+    if module._diff:
+        result['diff'] = dict(before=before, after=after,
+                              before_header='container %s' % name, after_header='container %s' % name)
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,319 @@
+"""containerd_container against the rig's containerd, for every version of the matrix."""
+
+import json
+import os
+import time
+
+import pytest
+
+from conftest import remove_container
+
+
+def info(containerd, name):
+    result = containerd.ctr_run("containers", "info", name, check=False)
+    return json.loads(result.stdout) if result.returncode == 0 else None
+
+
+def task(containerd, name):
+    """(pid, status) of a container's task as the tests' own ctr sees it, or None."""
+    for line in containerd.ctr_run("tasks", "ls").stdout.splitlines()[1:]:
+        fields = line.split()
+        if fields and fields[0] == name:
+            return int(fields[1]), fields[2]
+    return None
+
+
+def start(containerd, name):
+    containerd.ctr_run("tasks", "start", "--detach", "--null-io", name)
+    return task(containerd, name)[0]
+
+
+def exec_in(containerd, name, *argv, check=True):
+    return containerd.ctr_run("tasks", "exec", "--exec-id", "t%d" % time.monotonic_ns(), "--", name, *argv,
+                              check=check)
+
+
+def test_create_is_predicted_applied_and_idempotent(containerd, run_module, busybox, container_name, counting_ctr):
+    name = container_name()
+    args = containerd.module_args(name=name, image="rig/busybox:1", command=["sleep", "600"],
+                                  env={"MODE": "test"}, cwd="/tmp", labels={"team": "web"})
+
+    predicted = run_module("containerd_container", check=True, **args)
+    assert predicted["changed"] is True, predicted
+    assert predicted["actions"] == ["create container %s" % name]
+    assert info(containerd, name) is None, "check mode created the container"
+
+    created = run_module("containerd_container", **args)
+    assert created["changed"] is True, created
+    container = created["container"]
+    assert container["image"] == "docker.io/rig/busybox:1"
+    assert container["command"] == ["sleep", "600"]
+    assert container["env"] == {"PATH": "/bin", "MODE": "test"}
+    assert container["cwd"] == "/tmp"
+    assert container["labels"]["team"] == "web"
+    assert container["task"] is None
+    assert created["diff"]["before"] == {"exists": False}
+    assert created["diff"]["after"]["command"] == ["sleep", "600"]
+    spec = info(containerd, name)["Spec"]
+    assert spec["process"]["args"] == ["sleep", "600"] and "MODE=test" in spec["process"]["env"]
+
+    executable, count = counting_ctr
+    again = run_module("containerd_container", **dict(args, executable=executable))
+    assert again["changed"] is False, again
+    assert again["actions"] == []
+    assert again["diff"]["before"] == again["diff"]["after"]
+    assert count() == 2, "a no-op run should cost containers info + tasks ls"
+    assert run_module("containerd_container", check=True, **args)["changed"] is False
+
+
+def test_each_managed_field_change_recreates(containerd, run_module, busybox, container_name, tmp_path):
+    name = container_name()
+    base = dict(name=name, image="rig/busybox:1", command=["sleep", "600"])
+    steps = [
+        ("command", dict(command=["sleep", "700"])),
+        ("env.MODE", dict(env={"MODE": "a"})),
+        ("cwd", dict(cwd="/tmp")),
+        ("mounts./data", dict(mounts=[{"source": str(tmp_path), "destination": "/data"}])),
+        ("read_only", dict(read_only=True)),
+        ("memory_limit", dict(memory_limit="64m")),
+        ("cpu_quota", dict(cpu_quota=50000, cpu_period=100000)),
+        ("net_host", dict(net_host=True)),
+        ("privileged", dict(privileged=True)),
+        ("restart_policy", dict(restart_policy="always")),
+    ]
+    run_module("containerd_container", **containerd.module_args(**base))
+    for field, change in steps:
+        args = containerd.module_args(**dict(base, **change))
+        predicted = run_module("containerd_container", check=True, **args)
+        assert predicted["changed"] is True and field in predicted["differences"], (field, predicted)
+        changed = run_module("containerd_container", **args)
+        assert changed["changed"] is True, (field, changed)
+        assert field in changed["differences"], (field, changed["differences"])
+        assert changed["actions"] == ["delete container %s" % name, "create container %s" % name]
+        base = dict(base, **change)
+    last = run_module("containerd_container", **containerd.module_args(**base))
+    assert last["changed"] is False, last
+    spec = info(containerd, name)["Spec"]
+    assert spec["root"].get("readonly") is True
+    assert spec["linux"]["resources"]["memory"]["limit"] == 64 * 1024 * 1024
+    assert "network" not in [ns["type"] for ns in spec["linux"]["namespaces"]]
+    # Removing an option is a change as well (the options digest notices what the spec cannot show).
+    removed = run_module("containerd_container", **containerd.module_args(**dict(base, env=None)))
+    assert removed["changed"] is True and "options" in removed["differences"]
+
+
+def test_labels_change_in_place(containerd, run_module, busybox, container_name):
+    name = container_name()
+    args = containerd.module_args(name=name, image="rig/busybox:1", command=["sleep", "600"])
+    created = run_module("containerd_container", **dict(args, labels={"a": "1"}))["container"]["created"]
+    relabelled = run_module("containerd_container", **dict(args, labels={"a": "2", "b": "x"}))
+    assert relabelled["changed"] is True
+    assert relabelled["actions"] == ["set labels a, b"]
+    assert relabelled["container"]["created"] == created, "a label change must not recreate"
+    assert info(containerd, name)["Labels"]["a"] == "2"
+
+
+def test_change_outside_ansible_is_detected(containerd, run_module, busybox, container_name):
+    name = container_name()
+    args = containerd.module_args(name=name, image="rig/busybox:1", command=["sleep", "600"], env={"MODE": "a"})
+    run_module("containerd_container", **args)
+    # Someone recreates it by hand with another environment (and without this collection's labels).
+    containerd.ctr_run("containers", "delete", name)
+    containerd.ctr_run("containers", "create", "--env", "MODE=b", "--", busybox, name, "sleep", "600")
+    detected = run_module("containerd_container", **args)
+    assert detected["changed"] is True
+    assert detected["differences"] == ["env.MODE"]
+    assert "MODE=a" in info(containerd, name)["Spec"]["process"]["env"]
+
+    # A container made by hand exactly as asked is adopted as it is.
+    other = container_name("hand")
+    containerd.ctr_run("containers", "create", "--", busybox, other, "sleep", "600")
+    adopted = run_module("containerd_container",
+                         **containerd.module_args(name=other, image="rig/busybox:1", command=["sleep", "600"]))
+    assert adopted["changed"] is False, adopted
+
+
+def test_running_task_survives_noop_and_is_restarted_by_recreate(containerd, run_module, busybox, container_name):
+    name = container_name()
+    args = containerd.module_args(name=name, image="rig/busybox:1", command=["sleep", "600"])
+    run_module("containerd_container", **args)
+    pid = start(containerd, name)
+
+    noop = run_module("containerd_container", **args)
+    assert noop["changed"] is False
+    assert noop["container"]["task"] == {"pid": pid, "status": "running"}
+    assert task(containerd, name) == (pid, "RUNNING")
+
+    predicted = run_module("containerd_container", check=True, **dict(args, env={"MODE": "new"}))
+    assert predicted["actions"] == ["stop task %s" % name, "delete task %s" % name, "delete container %s" % name,
+                                    "create container %s" % name, "start task %s" % name]
+    assert task(containerd, name) == (pid, "RUNNING"), "check mode touched the task"
+
+    recreated = run_module("containerd_container", **dict(args, env={"MODE": "new"}))
+    assert recreated["changed"] is True, recreated
+    new_pid, status = task(containerd, name)
+    assert status == "RUNNING" and new_pid != pid
+    assert recreated["container"]["task"] == {"pid": new_pid, "status": "running"}
+    assert exec_in(containerd, name, "sh", "-c", "echo $MODE").stdout == "new\n"
+
+
+def test_absent_with_running_task_needs_force(containerd, run_module, busybox, container_name):
+    name = container_name()
+    run_module("containerd_container",
+               **containerd.module_args(name=name, image="rig/busybox:1", command=["sleep", "600"]))
+    pid = start(containerd, name)
+    args = containerd.module_args(name=name, state="absent")
+
+    refused = run_module("containerd_container", **args)
+    assert refused.get("failed") is True
+    assert refused["msg"] == ("Container %s has a running task (pid %d): stop it first (ctrops.containerd."
+                              "containerd_task state=absent) or set force=true to stop and delete it with the "
+                              "container." % (name, pid))
+    assert task(containerd, name) == (pid, "RUNNING")
+
+    predicted = run_module("containerd_container", check=True, force=True, **args)
+    assert predicted["actions"] == ["stop task %s" % name, "delete task %s" % name, "delete container %s" % name]
+    forced = run_module("containerd_container", force=True, **args)
+    assert forced["changed"] is True, forced
+    assert forced["diff"]["after"] == {"exists": False}
+    assert info(containerd, name) is None and task(containerd, name) is None
+    assert not os.path.exists("/proc/%d" % pid)
+    assert run_module("containerd_container", **args)["changed"] is False
+
+
+def test_shared_network_and_pid_namespaces(containerd, run_module, import_image, rig_images, container_name):
+    """The notes' example: a web server and a client in its network namespace talk over localhost."""
+    import_image(rig_images["web"])
+    import_image(rig_images["busybox"])
+    web, client, peer = container_name("web"), container_name("client"), container_name("peer")
+    run_module("containerd_container", **containerd.module_args(name=web, image="rig/web:1"))
+    refused = run_module("containerd_container", **containerd.module_args(
+        name=client, image="rig/busybox:1", command=["sleep", "600"], network_from=web))
+    assert refused.get("failed") is True
+    assert refused["msg"].startswith("Container %s has no running task whose network namespace could be shared"
+                                     % web), refused["msg"]
+    web_pid = start(containerd, web)
+
+    net_args = containerd.module_args(name=client, image="rig/busybox:1", command=["sleep", "600"],
+                                      network_from=web)
+    pid_args = containerd.module_args(name=peer, image="rig/busybox:1", command=["sleep", "600"], pid_from=web)
+    created = run_module("containerd_container", **net_args)
+    assert created["changed"] is True, created
+    assert created["container"]["network_from"] == web
+    assert run_module("containerd_container", **pid_args)["container"]["pid_from"] == web
+    start(containerd, client)
+    start(containerd, peer)
+    page = exec_in(containerd, client, "wget", "-q", "-O", "-", "http://127.0.0.1/").stdout
+    assert "ctrops rig web" in page
+    assert "httpd" in exec_in(containerd, peer, "ps").stdout
+    assert "httpd" not in exec_in(containerd, client, "ps").stdout
+    assert run_module("containerd_container", **net_args)["changed"] is False
+    assert run_module("containerd_container", **pid_args)["changed"] is False
+
+    # The web task starts again with another PID. The client still runs in the namespace it joined:
+    # compared by name, it is unchanged. The peer's task died with web's PID namespace: its stale
+    # namespace path is refreshed by a recreate.
+    containerd.ctr_run("tasks", "kill", "--signal", "SIGKILL", web)
+    remove_container(containerd, web)
+    run_module("containerd_container", **containerd.module_args(name=web, image="rig/web:1"))
+    assert start(containerd, web) != web_pid
+    assert run_module("containerd_container", **net_args)["changed"] is False
+    refreshed = run_module("containerd_container", **pid_args)
+    assert refreshed["changed"] is True and refreshed["differences"] == ["pid_from"], refreshed
+    start(containerd, peer)
+    assert "httpd" in exec_in(containerd, peer, "ps").stdout
+
+
+def test_bind_mount_rw_and_net_host(containerd, run_module, busybox, container_name, tmp_path):
+    name = container_name()
+    run_module("containerd_container", **containerd.module_args(
+        name=name, image="rig/busybox:1", command=["sleep", "600"], net_host=True,
+        mounts=[{"source": str(tmp_path), "destination": "/data"}]))
+    start(containerd, name)
+    exec_in(containerd, name, "sh", "-c", "echo from-container > /data/out")
+    assert (tmp_path / "out").read_text() == "from-container\n"
+    host_links = sorted(os.listdir("/sys/class/net"))
+    seen = exec_in(containerd, name, "ls", "/sys/class/net").stdout.split()
+    assert sorted(seen) == host_links
+
+
+def test_restart_policy_brings_the_task_back(containerd, run_module, busybox, container_name):
+    """containerd's restart monitor starts the task again when containerd comes back and finds it gone."""
+    name = container_name()
+    run_module("containerd_container", **containerd.module_args(
+        name=name, image="rig/busybox:1", command=["sleep", "600"], restart_policy="always"))
+    labels = info(containerd, name)["Labels"]
+    assert labels["containerd.io/restart.status"] == "stopped", "not started before containerd_task says so"
+    pid = start(containerd, name)
+    containerd.ctr_run("containers", "label", name, "containerd.io/restart.status=running")
+    containerd.kill_daemon()
+    try:
+        os.kill(pid, 9)
+    finally:
+        containerd.restart()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        current = task(containerd, name)
+        if current and current[1] == "RUNNING" and current[0] != pid:
+            break
+        time.sleep(0.2)
+    else:
+        pytest.fail("the restart monitor did not start the task again: %s" % (task(containerd, name),))
+
+
+def test_restart_policy_needs_containerd_17_for_policies(containerd, run_module, busybox, container_name):
+    name = container_name()
+    result = run_module("containerd_container", **containerd.module_args(
+        name=name, image="rig/busybox:1", command=["sleep", "600"], restart_policy="on-failure"))
+    if containerd.version == "1.6":
+        assert result.get("failed") is True
+        assert result["msg"].startswith("restart_policy=on-failure needs containerd 1.7 or later"), result["msg"]
+        assert info(containerd, name) is None
+    else:
+        assert result["changed"] is True, result
+        assert info(containerd, name)["Labels"]["containerd.io/restart.policy"] == "on-failure"
+
+
+def test_user_and_hostname(containerd, run_module, busybox, container_name):
+    name = container_name()
+    result = run_module("containerd_container", **containerd.module_args(
+        name=name, image="rig/busybox:1", command=["sleep", "600"], user="65534:65534", hostname="box"))
+    if containerd.version == "1.6":
+        assert result.get("failed") is True
+        assert "has no --user, --hostname for containers create" in result["msg"] and "containerd 1.6 lacks --user, --hostname" in result["msg"], result
+        return
+    assert result["changed"] is True, result
+    assert result["container"]["user"] == "65534:65534" and result["container"]["hostname"] == "box"
+    again = run_module("containerd_container", **containerd.module_args(
+        name=name, image="rig/busybox:1", command=["sleep", "600"], user="65534:65534", hostname="box"))
+    assert again["changed"] is False
+
+
+def test_errors_are_clear(containerd, run_module, busybox, container_name, tmp_path):
+    name = container_name()
+    missing = run_module("containerd_container", **containerd.module_args(name=name, image="rig/nope:1"))
+    assert missing.get("failed") is True
+    assert missing["msg"] == ("Image docker.io/rig/nope:1 is not in containerd (namespace default): pull or import "
+                              "it first, for example with a ctrops.containerd.containerd_image task (name: "
+                              "docker.io/rig/nope:1) before this one.")
+
+    no_source = run_module("containerd_container", **containerd.module_args(
+        name=name, image="rig/busybox:1", mounts=[{"source": str(tmp_path / "nope"), "destination": "/x"}]))
+    assert no_source.get("failed") is True
+    assert no_source["msg"].startswith("Mount source %s (for /x) does not exist on the host" % (tmp_path / "nope"))
+
+    bad_signal = run_module("containerd_container", **containerd.module_args(
+        name=name, image="rig/busybox:1", stop_signal="TERMINATE"))
+    assert bad_signal.get("failed") is True and bad_signal["msg"].startswith("Invalid signal 'TERMINATE'")
+
+    assert info(containerd, name) is None
+    run_module("containerd_container", **containerd.module_args(name=name, image="rig/busybox:1"))
+    locked = run_module("containerd_container", **containerd.module_args(
+        name=name, image="rig/busybox:1", command=["true"], recreate=False))
+    assert locked.get("failed") is True
+    assert locked["msg"].startswith("Container %s exists with another spec (command: wanted ['true']" % name)
+    assert locked["differences"] == ["command"]
+
+    down = run_module("containerd_container", **containerd.module_args(
+        name=name, image="rig/busybox:1", address=str(tmp_path / "missing.sock")))
+    assert down.get("failed") is True and "the socket does not exist" in down["msg"]
