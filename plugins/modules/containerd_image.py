@@ -1,0 +1,696 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) ctrops.containerd contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: containerd_image
+short_description: Pull, import, tag, label, export, mount and remove containerd images
+version_added: 0.1.0
+description:
+  - Manage one image record of containerd (a name pointing at a target digest), as
+    C(ctr images pull|import|tag|label|remove|export|mount|unmount) do, idempotently.
+  - Names are normalised the way docker and nerdctl do it, so V(nginx:alpine) means
+    C(docker.io/library/nginx:alpine).
+options:
+  name:
+    description:
+      - The image reference, as users write it (V(nginx:alpine), V(registry.example:5000/team/app:1.2),
+        V(registry.example:5000/team/app@sha256:...)).
+    type: str
+    required: true
+  state:
+    description:
+      - V(present) makes the image record exist, from O(source).
+      - V(absent) removes the record (content other records use stays).
+      - V(exported) writes O(archive_path), an OCI archive holding O(name) and O(additional_names).
+      - V(mounted) mounts the image's root filesystem at O(mount_path), read-only unless O(rw=true).
+      - V(unmounted) unmounts O(mount_path) and removes the snapshot and lease the mount made.
+    type: str
+    choices: [present, absent, exported, mounted, unmounted]
+    default: present
+  source:
+    description:
+      - Where a V(present) image comes from.
+      - V(pull) pulls it from its registry, following O(pull).
+      - V(archive) imports O(archive_path) (an OCI image layout or docker-archive tarball).
+      - V(image) tags O(source_image) as O(name) (the same target digest).
+    type: str
+    choices: [pull, archive, image]
+    default: pull
+  pull:
+    description:
+      - With O(source=pull), when to pull.
+      - V(missing) pulls only when no record named O(name) exists.
+      - V(always) asks the registry each time and reports a change only when the record's target digest changed.
+        In check mode the remote digest is resolved over the registry's HTTP API, without pulling.
+      - V(never) fails when the image is not present.
+    type: str
+    choices: [missing, always, never]
+    default: missing
+  platform:
+    description:
+      - Platform (V(linux/arm64)) to pull, import, export or mount. Default is the host's platform.
+    type: str
+  all_platforms:
+    description:
+      - Pull, import or export the content of every platform.
+    type: bool
+    default: false
+  plain_http:
+    description:
+      - Talk to the registry over plain HTTP.
+    type: bool
+    default: false
+  hosts_dir:
+    description:
+      - A registry hosts directory in containerd's C(certs.d) layout (C(<dir>/<host:port>/hosts.toml)),
+        with the CA, client certificates and endpoints of registries (ctr's C(--hosts-dir)).
+    type: path
+  skip_verify:
+    description:
+      - Do not verify the registry's TLS certificate. Unsafe.
+    type: bool
+    default: false
+  username:
+    description:
+      - User name for the registry.
+    type: str
+  password:
+    description:
+      - Password for the registry. It is typed on a pseudo-terminal at ctr's prompt, so it never
+        appears in any process's argument list or environment.
+    type: str
+  snapshotter:
+    description:
+      - Snapshotter to unpack into (or mount from). Default is containerd's.
+    type: str
+  archive_path:
+    description:
+      - The archive to import (O(source=archive)) or to write (O(state=exported)).
+    type: path
+  additional_names:
+    description:
+      - With O(state=exported), more image names to put into the archive.
+    type: list
+    elements: str
+    default: []
+  mode:
+    description:
+      - File mode of the archive that O(state=exported) writes.
+    type: raw
+    default: '0644'
+  source_image:
+    description:
+      - With O(source=image), the image whose target O(name) should point at.
+    type: str
+  force:
+    description:
+      - With O(source=image), move O(name) when it exists and points at another digest.
+        Without it the module fails rather than retag silently.
+    type: bool
+    default: false
+  labels:
+    description:
+      - Labels to set on the image record; a label whose value is V(null) is removed.
+      - Labels not listed are kept unless O(purge_labels=true). Values must not contain commas.
+    type: dict
+  purge_labels:
+    description:
+      - Remove labels not in O(labels).
+    type: bool
+    default: false
+  mount_path:
+    description:
+      - The directory to mount at (O(state=mounted)) or to unmount (O(state=unmounted)).
+    type: path
+  rw:
+    description:
+      - Mount read-write (changes go to a snapshot that O(state=unmounted) removes).
+    type: bool
+    default: false
+extends_documentation_fragment:
+  - ctrops.containerd.client
+  - ctrops.containerd.client.NAMESPACE
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+    details: With O(pull=always) the remote digest is resolved over HTTP to predict the change; see RV(resolve_error).
+  diff_mode:
+    support: full
+    details: Shows the image record (target digest, media type, platforms, labels) before and after.
+  platform:
+    platforms: posix
+notes:
+  - A no-op O(state=present) run costs two ctr calls (C(images ls) and C(images check), filtered by name);
+    RV(ctr_calls) reports the number of every run.
+  - containerd 2.x does not verify the TLS certificate of registries on C(localhost)/C(127.0.0.1);
+    containerd 1.6 does (and then falls back to plain HTTP, answering C(400 Bad Request)).
+seealso:
+  - module: ctrops.containerd.containerd_image_info
+  - module: ctrops.containerd.registry_push
+author:
+  - ctrops.containerd maintainers
+'''
+
+EXAMPLES = r'''
+- name: Pull an image when it is missing
+  ctrops.containerd.containerd_image:
+    name: nginx:alpine
+
+- name: Follow a moving tag from a private registry
+  ctrops.containerd.containerd_image:
+    name: registry.example:5000/team/app:stable
+    pull: always
+    hosts_dir: /etc/containerd/certs.d
+    username: deploy
+    password: "{{ vault_registry_password }}"
+
+- name: Import an archive (no change when the image already has the archive's digest)
+  ctrops.containerd.containerd_image:
+    name: docker.io/team/app:1.2
+    source: archive
+    archive_path: /srv/images/app-1.2.tar
+
+- name: Tag (ctr images tag old new)
+  ctrops.containerd.containerd_image:
+    name: registry.example:5000/library/app:1.2
+    source: image
+    source_image: docker.io/team/app:1.2
+
+- name: Export to an OCI archive
+  ctrops.containerd.containerd_image:
+    name: docker.io/team/app:1.2
+    state: exported
+    archive_path: /srv/images/app-1.2.tar
+
+- name: Look into an image's filesystem
+  ctrops.containerd.containerd_image:
+    name: docker.io/team/app:1.2
+    state: mounted
+    mount_path: /mnt/app
+
+- name: Remove the image
+  ctrops.containerd.containerd_image:
+    name: docker.io/team/app:1.2
+    state: absent
+'''
+
+RETURN = r'''
+image:
+  description: The image record after the task (in check mode, as predicted).
+  returned: always
+  type: dict
+  contains:
+    name:
+      description: Normalised name.
+      type: str
+      sample: docker.io/library/nginx:alpine
+    exists:
+      description: Whether the record exists.
+      type: bool
+    digest:
+      description: Target digest (an index digest for multi-platform images).
+      type: str
+      sample: sha256:1ca6680fffaea3ab5bb1ac905e5723b36c8c5114ddfeb4086d2015a2305c28ca
+    media_type:
+      description: Media type of the target.
+      type: str
+      sample: application/vnd.oci.image.index.v1+json
+    size:
+      description: Size as ctr reports it (human readable).
+      type: str
+      sample: 1009.1 KiB
+    platforms:
+      description: Platforms the target names.
+      type: list
+      elements: str
+      sample: [linux/amd64, linux/arm64]
+    labels:
+      description: Labels of the record.
+      type: dict
+    complete:
+      description: Whether all content for the host platform is present (C(ctr images check)).
+      type: bool
+remote_digest:
+  description: The digest the registry serves for O(name) (resolved over HTTP in check mode with O(pull=always)).
+  returned: when O(pull=always)
+  type: str
+resolve_error:
+  description: Why the remote digest could not be resolved in check mode; the prediction then assumes a change.
+  returned: when O(pull=always) in check mode and the registry could not be asked
+  type: str
+archive:
+  description: Path and names of the archive written (O(state=exported)).
+  returned: when O(state=exported)
+  type: dict
+actions:
+  description: The operations performed (or that would be, in check mode).
+  returned: always
+  type: list
+  elements: str
+  sample: ["pull docker.io/library/nginx:alpine", "set labels team"]
+ctr_calls:
+  description: Number of ctr invocations of this run (a no-op O(state=present) makes 2).
+  returned: always
+  type: int
+'''
+
+import os
+import tempfile
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.ctrops.containerd.plugins.module_utils import reference
+from ansible_collections.ctrops.containerd.plugins.module_utils.client import (
+    ContainerdClient,
+    CtrError,
+    client_argument_spec,
+)
+from ansible_collections.ctrops.containerd.plugins.module_utils.images import (
+    ArchiveError,
+    ImageStore,
+    mount_points,
+    read_archive,
+)
+from ansible_collections.ctrops.containerd.plugins.module_utils.registry import RegistryClient, RegistryError
+
+RECORD_KEYS = ('digest', 'media_type', 'size', 'platforms', 'labels', 'complete')
+
+
+class Failure(Exception):
+    """A clear error for the user, raised by the state handlers."""
+
+    def __init__(self, message, **extra):
+        super(Failure, self).__init__(message)
+        self.message = message
+        self.extra = extra
+
+
+def public(name, record):
+    """The RETURN shape of a record (or of an absent one)."""
+    image = dict(name=name, exists=record is not None)
+    for key in RECORD_KEYS:
+        image[key] = (record or {}).get(key)
+    if record is None:
+        image['labels'] = {}
+    return image
+
+
+def diff_view(image):
+    return dict((key, image.get(key)) for key in ('name', 'exists', 'digest', 'media_type', 'platforms', 'labels'))
+
+
+def wanted_labels(current, labels, purge):
+    result = {} if purge else dict(current)
+    for key, value in (labels or {}).items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = str(value)
+    return result
+
+
+def label_changes(current, wanted):
+    changes = dict((key, value) for key, value in wanted.items() if current.get(key) != value)
+    changes.update((key, None) for key in current if key not in wanted)
+    return changes
+
+
+def normalize(module, text, what):
+    try:
+        return reference.normalize(text)
+    except reference.ReferenceError as exc:
+        module.fail_json(msg='Invalid %s: %s.' % (what, exc))
+
+
+def validate(module):
+    params = module.params
+    for key, value in (params['labels'] or {}).items():
+        if not key or '=' in key or ',' in key:
+            module.fail_json(msg='Invalid label key %r: keys must be non-empty and contain neither "=" nor ",".' % key)
+        if value is not None and ',' in str(value):
+            module.fail_json(msg='The value of label %r contains a comma, which ctr cannot report back '
+                             'unambiguously: choose a value without ",".' % key)
+    if params['username'] and ':' in params['username']:
+        module.fail_json(msg='Invalid username: it must not contain ":".')
+    if params['platform'] and params['all_platforms']:
+        module.fail_json(msg='platform and all_platforms=true exclude each other: choose one.')
+
+
+def platform_listed(platform, platforms):
+    """Whether os/arch[/variant] ``platform`` is among ``platforms`` (a missing variant matches any)."""
+    wanted = platform.lower().split('/')
+    for candidate in platforms or []:
+        parts = candidate.lower().split('/')
+        if parts[:2] == wanted[:2] and (len(wanted) < 3 or parts[2:3] == wanted[2:3]):
+            return True
+    return False
+
+
+def transport(params):
+    return dict((key, params[key]) for key in ('plain_http', 'hosts_dir', 'skip_verify', 'username', 'password'))
+
+
+def resolve_remote(module, name):
+    """The registry's digest for ``name`` over HTTP, or (None, why not)."""
+    params = module.params
+    ref = reference.parse(name)
+    registry = RegistryClient(ref.domain, plain_http=params['plain_http'], validate_certs=not params['skip_verify'],
+                              username=params['username'], password=params['password'],
+                              timeout=params['timeout'] or 30, hosts_dir=params['hosts_dir'])
+    try:
+        digest = registry.manifest_digest(ref.path, ref.digest or ref.tag)
+    except RegistryError as exc:
+        return None, exc.message
+    if digest is None:
+        return None, 'the registry %s has no manifest for %s' % (ref.domain, name)
+    return digest, None
+
+
+class ImageTask:
+    """One run of the module: the current record, the actions, the predicted or real result."""
+
+    def __init__(self, module, client):
+        self.module = module
+        self.client = client
+        self.store = ImageStore(client)
+        self.check = module.check_mode
+        self.actions = []
+        self.extra = {}
+
+    def act(self, description, func, *args, **kwargs):
+        self.actions.append(description)
+        if not self.check:
+            func(*args, **kwargs)
+
+    # -- present -------------------------------------------------------------------
+
+    def present(self, name, current):
+        params = self.module.params
+        source = params['source']
+        predicted = None
+        if source == 'pull':
+            predicted = self.from_registry(name, current)
+        elif source == 'archive':
+            predicted = self.from_archive(name, current)
+        else:
+            predicted = self.from_image(name, current)
+        changed_record = bool(self.actions)
+        if changed_record and not self.check:
+            current = self.store.get(name)
+            if current is None:
+                raise Failure('containerd reported success, but no image %s exists afterwards.' % name)
+        elif changed_record:
+            current = dict(current or {}, complete=True, **predicted)
+            current.setdefault('labels', {})
+        if source == 'pull' and params['pull'] == 'always' and not self.check:
+            self.extra['remote_digest'] = current['digest']
+        if params['labels'] is not None or params['purge_labels']:
+            wanted = wanted_labels(current.get('labels') or {}, params['labels'], params['purge_labels'])
+            changes = label_changes(current.get('labels') or {}, wanted)
+            if changes:
+                set_keys = sorted(key for key, value in changes.items() if value is not None)
+                removed = sorted(key for key, value in changes.items() if value is None)
+                if set_keys:
+                    self.actions.append('set labels %s' % ', '.join(set_keys))
+                if removed:
+                    self.actions.append('remove labels %s' % ', '.join(removed))
+                if not self.check:
+                    self.store.label(name, changes)
+                current = dict(current, labels=wanted)
+        return current
+
+    def from_registry(self, name, current):
+        params = self.module.params
+        policy = params['pull']
+        pinned = reference.parse(name).digest is not None
+        if policy == 'never':
+            if current is None:
+                raise Failure('Image %s is not present and pull=never: import or pull it first, or use '
+                              'pull=missing.' % name)
+            return {}
+        if policy == 'missing' or pinned:
+            if current is None:
+                self.act('pull %s' % name, self.pull, name, existed=False)
+            return {'digest': reference.parse(name).digest} if pinned else {}
+        # always
+        if self.check:
+            digest, why = resolve_remote(self.module, name)
+            self.extra['remote_digest'] = digest
+            if why:
+                self.extra['resolve_error'] = why
+                self.module.warn('Could not resolve the remote digest of %s in check mode (%s): predicting a '
+                                 'pull.' % (name, why))
+            if digest is None or current is None or current['digest'] != digest:
+                self.actions.append('pull %s' % name)
+                return {'digest': digest} if digest else {}
+            return {}
+        before = current['digest'] if current else None
+        self.pull(name, existed=current is not None)
+        after = self.store.get(name)
+        if after is None or after['digest'] != before:
+            self.actions.append('pull %s' % name)
+        return {}
+
+    def pull(self, name, existed=True):
+        """Pull; a failed first pull leaves no record behind (ctr 1.6 creates it before unpacking)."""
+        params = self.module.params
+        platform = params['platform']
+        try:
+            self.store.pull(name, transport(params), platform=platform, all_platforms=params['all_platforms'],
+                            snapshotter=params['snapshotter'])
+            if platform:
+                # containerd 2.x pulls an index without a matching platform and reports success.
+                record = self.store.get(name)
+                if record is not None and not platform_listed(platform, record['platforms']):
+                    raise CtrError('Image %s has no manifest for platform %s: choose another platform or set '
+                                   'all_platforms=true.' % (name, platform))
+        except CtrError:
+            if not existed and self.store.exists(name):
+                self.store.remove(name)
+            raise
+
+    def from_archive(self, name, current):
+        params = self.module.params
+        path = params['archive_path']
+        try:
+            archive = read_archive(path)
+        except ArchiveError as exc:
+            raise Failure(str(exc))
+        entries = archive['images']
+        named = [entry for entry in entries if entry['name'] == name]
+        if named:
+            entry = named[0]
+        elif len(entries) == 1:
+            entry = entries[0]
+        else:
+            raise Failure('The archive %s does not hold an image named %s (it holds: %s).'
+                          % (path, name, ', '.join(sorted(str(e['name']) for e in entries)) or 'nothing'))
+        if current is not None and self.matches(current, entry):
+            return {}
+        self.act('import %s from %s' % (name, path), self.store.import_archive, path, platform=params['platform'],
+                 all_platforms=params['all_platforms'], snapshotter=params['snapshotter'])
+        imported = entry['name']
+        if imported != name:
+            if imported is None:
+                raise Failure('The archive %s does not name its image; containerd cannot import it under a name.'
+                              % path)
+            existed = self.check or self.store.get(imported) is not None
+            self.act('tag %s as %s' % (imported, name), self.store.tag, imported, name, force=True)
+            if not existed:
+                self.act('remove %s (the archive\'s own name)' % imported, self.store.remove, imported)
+        return {'digest': entry['digest']} if entry['digest'] else {}
+
+    def matches(self, current, entry):
+        if entry['digest']:
+            return current['digest'] == entry['digest']
+        try:
+            manifest = self.store.manifest(current['digest'])
+        except (CtrError, ValueError):
+            return False
+        return (manifest.get('config') or {}).get('digest') == entry['config_digest']
+
+    def from_image(self, name, current):
+        params = self.module.params
+        source = normalize(self.module, params['source_image'], 'source_image')
+        found = self.store.get(source)
+        if found is None:
+            raise Failure('The tag source %s does not exist: pull or import it first.' % source)
+        if current is not None and current['digest'] == found['digest']:
+            return {}
+        if current is not None and not params['force']:
+            raise Failure('Image %s exists and points at %s, not at %s of %s: set force=true to move it.'
+                          % (name, current['digest'], found['digest'], source))
+        self.act('tag %s as %s' % (source, name), self.store.tag, source, name, force=current is not None)
+        return dict((key, found[key]) for key in ('digest', 'media_type', 'size', 'platforms'))
+
+    # -- exported --------------------------------------------------------------------
+
+    def exported(self, name):
+        params = self.module.params
+        path = params['archive_path']
+        names = [name] + [normalize(self.module, extra, 'additional_names entry') for extra in params['additional_names']]
+        names = sorted(set(names), key=names.index)
+        records = self.store.records()
+        missing = [n for n in names if n not in records]
+        if missing:
+            raise Failure('Cannot export %s: no such image in namespace %s.' % (', '.join(missing), self.client.namespace))
+        wanted = dict((n, records[n]['digest']) for n in names)
+        mode = self.mode()
+        current = None
+        if os.path.exists(path):
+            try:
+                current = dict((e['name'], e['digest']) for e in read_archive(path)['images'])
+            except ArchiveError:
+                current = None
+        self.extra['archive'] = dict(path=path, names=names)
+        if current != wanted:
+            self.act('export %s to %s' % (', '.join(names), path), self.write_archive, path, names, mode)
+        elif mode is not None and (os.stat(path).st_mode & 0o7777) != mode:
+            self.act('set mode %04o on %s' % (mode, path), os.chmod, path, mode)
+        return records[name]
+
+    def mode(self):
+        mode = self.module.params['mode']
+        if mode is None:
+            return None
+        try:
+            return int(str(mode), 8) if not isinstance(mode, int) else mode
+        except ValueError:
+            raise Failure('Invalid mode %r: give an octal string such as "0644".' % mode)
+
+    def write_archive(self, path, names, mode):
+        directory = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(directory):
+            raise Failure('The directory %s of archive_path does not exist.' % directory)
+        handle, tmp = tempfile.mkstemp(prefix='.%s.' % os.path.basename(path), dir=directory)
+        os.close(handle)
+        try:
+            params = self.module.params
+            self.store.export(tmp, names, platform=params['platform'], all_platforms=params['all_platforms'])
+            os.chmod(tmp, mode if mode is not None else 0o644)
+            os.rename(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+
+    # -- mounted / unmounted ---------------------------------------------------------
+
+    def mounted(self, name):
+        params = self.module.params
+        path = os.path.abspath(params['mount_path'])
+        if not os.path.isdir(path):
+            raise Failure('mount_path %s is not a directory: create it first.' % path)
+        if path in mount_points():
+            if self.store.snapshot_exists(path):
+                return
+            raise Failure('mount_path %s is busy: something other than a containerd image mount is mounted there.'
+                          % path)
+        if self.store.get(name) is None:
+            raise Failure('Image %s is not present: pull or import it before mounting it.' % name)
+        self.act('mount %s at %s%s' % (name, path, ' (read-write)' if params['rw'] else ''), self.store.mount, name,
+                 path, rw=params['rw'], platform=params['platform'], snapshotter=params['snapshotter'])
+
+    def unmounted(self):
+        path = os.path.abspath(self.module.params['mount_path'])
+        mounted = path in mount_points()
+        if not self.store.snapshot_exists(path):
+            if mounted:
+                raise Failure('mount_path %s is mounted, but not by containerd_image (no snapshot %s): unmount it '
+                              'with the tool that mounted it.' % (path, path))
+            return
+        what = 'unmount %s' % path if mounted else 'remove the snapshot and lease of %s' % path
+        try:
+            self.act(what, self.store.unmount, path)
+        except CtrError as exc:
+            if 'busy' in exc.message.lower():
+                raise Failure('mount_path %s is busy (a process is using it): stop it and retry. (ctr said: %s)'
+                              % (path, exc.message))
+            raise
+
+
+def main():
+    argument_spec = client_argument_spec()
+    argument_spec.update(
+        name=dict(type='str', required=True),
+        state=dict(type='str', default='present', choices=['present', 'absent', 'exported', 'mounted', 'unmounted']),
+        source=dict(type='str', default='pull', choices=['pull', 'archive', 'image']),
+        pull=dict(type='str', default='missing', choices=['missing', 'always', 'never']),
+        platform=dict(type='str'),
+        all_platforms=dict(type='bool', default=False),
+        plain_http=dict(type='bool', default=False),
+        hosts_dir=dict(type='path'),
+        skip_verify=dict(type='bool', default=False),
+        username=dict(type='str'),
+        password=dict(type='str', no_log=True),
+        snapshotter=dict(type='str'),
+        archive_path=dict(type='path'),
+        additional_names=dict(type='list', elements='str', default=[]),
+        mode=dict(type='raw', default='0644'),
+        source_image=dict(type='str'),
+        force=dict(type='bool', default=False),
+        labels=dict(type='dict'),
+        purge_labels=dict(type='bool', default=False),
+        mount_path=dict(type='path'),
+        rw=dict(type='bool', default=False),
+    )
+    module = AnsibleModule(
+        argument_spec=argument_spec,
+        supports_check_mode=True,
+        required_together=[('username', 'password')],
+        required_if=[
+            ('state', 'exported', ['archive_path']),
+            ('state', 'mounted', ['mount_path']),
+            ('state', 'unmounted', ['mount_path']),
+            ('source', 'archive', ['archive_path']),
+            ('source', 'image', ['source_image']),
+        ],
+    )
+    validate(module)
+    name = normalize(module, module.params['name'], 'name')
+    state = module.params['state']
+    client = ContainerdClient.from_module(module)
+    task = ImageTask(module, client)
+    result = dict(changed=False)
+    try:
+        if state in ('present', 'absent'):
+            current = task.store.get(name)
+            before = public(name, current)
+            if state == 'present':
+                after = public(name, task.present(name, current))
+            else:
+                if current is not None:
+                    task.act('remove %s' % name, task.store.remove, name)
+                after = public(name, None)
+            if module._diff:
+                result['diff'] = dict(before=diff_view(before), after=diff_view(after),
+                                      before_header='image %s' % name, after_header='image %s' % name)
+        elif state == 'exported':
+            after = public(name, task.exported(name))
+        elif state == 'mounted':
+            task.mounted(name)
+            after = public(name, task.store.get(name))
+        else:
+            task.unmounted()
+            after = dict(name=name)
+    except Failure as exc:
+        module.fail_json(msg=exc.message, actions=task.actions, **exc.extra)
+    except CtrError as exc:
+        module.fail_json(msg=exc.message, actions=task.actions, **exc.details())
+    result.update(task.extra)
+    result['image'] = after
+    result['actions'] = task.actions
+    result['changed'] = bool(task.actions)
+    result['ctr_calls'] = client.calls
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()

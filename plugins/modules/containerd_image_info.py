@@ -1,0 +1,151 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) ctrops.containerd contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: containerd_image_info
+short_description: List containerd images with their digests, platforms, labels and completeness
+version_added: 0.1.0
+description:
+  - Lists the image records of a namespace, as C(ctr images ls) and C(ctr images check) show them.
+  - Read-only.
+options:
+  name:
+    description:
+      - Only these images (references as users write them, normalised like docker does).
+      - Names that do not exist are left out of RV(images) and listed in RV(missing).
+    type: list
+    elements: str
+    default: []
+  labels:
+    description:
+      - Only images carrying all these labels; a value of V(null) matches any value of that label.
+    type: dict
+    default: {}
+extends_documentation_fragment:
+  - ctrops.containerd.client
+  - ctrops.containerd.client.NAMESPACE
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.info_module
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
+notes:
+  - Costs two ctr calls (C(images ls) and C(images check)), whatever the number of images.
+seealso:
+  - module: ctrops.containerd.containerd_image
+author:
+  - ctrops.containerd maintainers
+'''
+
+EXAMPLES = r'''
+- name: All images of the default namespace
+  ctrops.containerd.containerd_image_info:
+  register: all_images
+
+- name: One image
+  ctrops.containerd.containerd_image_info:
+    name: nginx:alpine
+  register: nginx
+
+- name: Images of the web team
+  ctrops.containerd.containerd_image_info:
+    labels:
+      team: web
+'''
+
+RETURN = r'''
+images:
+  description: The matching images, sorted by name.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: Full image name.
+      type: str
+      sample: docker.io/library/nginx:alpine
+    digest:
+      description: Target digest.
+      type: str
+    media_type:
+      description: Media type of the target.
+      type: str
+    size:
+      description: Size as ctr reports it (human readable).
+      type: str
+    platforms:
+      description: Platforms the target names.
+      type: list
+      elements: str
+    labels:
+      description: Labels of the record.
+      type: dict
+    complete:
+      description: Whether all content for the host platform is present.
+      type: bool
+missing:
+  description: Names given in O(name) that do not exist.
+  returned: always
+  type: list
+  elements: str
+'''
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.ctrops.containerd.plugins.module_utils import reference
+from ansible_collections.ctrops.containerd.plugins.module_utils.client import (
+    ContainerdClient,
+    CtrError,
+    client_argument_spec,
+)
+from ansible_collections.ctrops.containerd.plugins.module_utils.images import ImageStore
+
+KEYS = ('name', 'digest', 'media_type', 'size', 'platforms', 'labels', 'complete')
+
+
+def main():
+    argument_spec = client_argument_spec()
+    argument_spec.update(
+        name=dict(type='list', elements='str', default=[]),
+        labels=dict(type='dict', default={}),
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    names = []
+    for text in module.params['name']:
+        try:
+            names.append(reference.normalize(text))
+        except reference.ReferenceError as exc:
+            module.fail_json(msg='Invalid name: %s.' % exc)
+    wanted_labels = module.params['labels']
+    client = ContainerdClient.from_module(module)
+    try:
+        records = ImageStore(client).records()
+    except CtrError as exc:
+        module.fail_json(msg=exc.message, **exc.details())
+    images = []
+    for name in sorted(records):
+        record = records[name]
+        if names and name not in names:
+            continue
+        labels = record['labels']
+        if any(key not in labels or (value is not None and labels[key] != str(value))
+               for key, value in wanted_labels.items()):
+            continue
+        images.append(dict((key, record[key]) for key in KEYS))
+    module.exit_json(changed=False, images=images, missing=[n for n in names if n not in records],
+                     ctr_calls=client.calls)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,86 @@
+"""Parsers of containerd_image: ``ctr images ls`` (recorded fixtures), ``ctr images check``
+(outputs recorded from 1.6 and 2.1, the same layout), mountinfo, registry helpers."""
+
+import os
+
+import pytest
+
+from ansible_collections.ctrops.containerd.plugins.module_utils import parsers
+from ansible_collections.ctrops.containerd.plugins.module_utils.registry import parse_challenge, parse_hosts_toml
+
+FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
+
+# Recorded from ctr 1.6.20 and 2.1.9 (identical columns) with a label whose value holds a comma.
+IMAGES_LS_LABELLED = """\
+REF                           TYPE                                       DIGEST                                                                  SIZE       PLATFORMS               LABELS
+127.0.0.1:42589/rig/multi:1   application/vnd.oci.image.index.v1+json    sha256:50032ff68926c609d399ff1b2b443ce85752d322c2584f1c0866bfe98f42c834 1009.6 KiB linux/amd64,linux/arm64 -
+127.0.0.1:58269/rig/busybox:1 application/vnd.oci.image.manifest.v1+json sha256:1ca6680fffaea3ab5bb1ac905e5723b36c8c5114ddfeb4086d2015a2305c28ca 1009.1 KiB linux/amd64             a=1,b=x,y
+"""
+
+IMAGES_CHECK = """\
+REF                           TYPE                                       DIGEST                                                                  STATUS         SIZE                  UNPACKED
+127.0.0.1:42589/rig/multi:1   application/vnd.oci.image.index.v1+json    sha256:50032ff68926c609d399ff1b2b443ce85752d322c2584f1c0866bfe98f42c834 complete (2/2) 1008.7 KiB/1008.7 KiB true
+127.0.0.1:58269/rig/busybox:1 application/vnd.oci.image.manifest.v1+json sha256:1ca6680fffaea3ab5bb1ac905e5723b36c8c5114ddfeb4086d2015a2305c28ca incomplete (1/2) 400.0 KiB/1008.7 KiB false
+"""
+
+
+@pytest.mark.parametrize("version", ["1.6", "2.1"])
+def test_images_ls_recorded(version):
+    with open(os.path.join(FIXTURES, "ctr-" + version, "images_ls.txt")) as handle:
+        images = parsers.parse_images(handle.read())
+    assert images == {"docker.io/rig/busybox:1": {
+        "name": "docker.io/rig/busybox:1",
+        "media_type": "application/vnd.oci.image.manifest.v1+json",
+        "digest": "sha256:1ca6680fffaea3ab5bb1ac905e5723b36c8c5114ddfeb4086d2015a2305c28ca",
+        "size": "1009.1 KiB", "platforms": ["linux/amd64"], "labels": {}}}
+
+
+def test_images_ls_index_and_labels():
+    images = parsers.parse_images(IMAGES_LS_LABELLED)
+    assert images["127.0.0.1:42589/rig/multi:1"]["platforms"] == ["linux/amd64", "linux/arm64"]
+    assert images["127.0.0.1:42589/rig/multi:1"]["labels"] == {}
+    assert images["127.0.0.1:58269/rig/busybox:1"]["labels"] == {"a": "1", "b": "x,y"}
+
+
+def test_images_ls_empty():
+    assert parsers.parse_images("REF TYPE DIGEST SIZE PLATFORMS LABELS \n") == {}
+
+
+def test_images_check():
+    assert parsers.parse_image_check(IMAGES_CHECK) == {
+        "127.0.0.1:42589/rig/multi:1": {"complete": True, "unpacked": True, "status": "complete"},
+        "127.0.0.1:58269/rig/busybox:1": {"complete": False, "unpacked": False, "status": "incomplete"},
+    }
+
+
+def test_mountinfo_decodes_escapes():
+    text = ("36 35 98:0 / /mnt/with\\040space rw,noatime master:1 - ext3 /dev/root rw\n"
+            "37 35 0:31 / /proc rw - proc proc rw\n")
+    assert parsers.parse_mountinfo(text) == ["/mnt/with space", "/proc"]
+
+
+def test_bearer_challenge():
+    scheme, params = parse_challenge('Bearer realm="https://auth.example/token",service="registry.example",'
+                                     'scope="repository:team/app:pull,push"')
+    assert scheme == "bearer"
+    assert params == {"realm": "https://auth.example/token", "service": "registry.example",
+                      "scope": "repository:team/app:pull,push"}
+    assert parse_challenge('Basic realm="ctrops-rig"') == ("basic", {"realm": "ctrops-rig"})
+    assert parse_challenge(None) == (None, {})
+
+
+def test_hosts_toml_as_the_rig_writes_it():
+    text = """server = "https://127.0.0.1:5000"
+capabilities = ["pull", "resolve", "push"]
+ca = "/tmp/ca/ca.crt"
+
+[host."https://127.0.0.1:5000"]
+  capabilities = ["pull", "resolve", "push"]
+  ca = "/tmp/ca/ca.crt"
+  skip_verify = false
+"""
+    config = parse_hosts_toml(text)
+    assert config["server"] == "https://127.0.0.1:5000"
+    assert config["settings"]["ca"] == "/tmp/ca/ca.crt"
+    assert config["hosts"] == [("https://127.0.0.1:5000", {
+        "capabilities": ["pull", "resolve", "push"], "ca": "/tmp/ca/ca.crt", "skip_verify": False})]
