@@ -268,6 +268,26 @@ class ContainerdClient:
             for key in leaves:
                 del parents[key]
 
+    # -- calls that need a secret ---------------------------------------------------
+
+    def run_with_secret(self, args, secret, namespace=None, check=True):
+        """Run ``ctr ARGS`` with a pseudo-terminal as stdin and type ``secret`` at ctr's prompt.
+
+        For ``--user USER`` without a password: ctr asks on the terminal, so the
+        secret never appears in argv or in the environment of ctr.
+        """
+        from ansible_collections.ctrops.containerd.plugins.module_utils.pty import run_with_tty_secret
+
+        self._preflight()
+        cmd = self.command(args, namespace=namespace)
+        self.calls += 1
+        env = dict(os.environ, LC_ALL='C')
+        rc, out, err = run_with_tty_secret(cmd, secret, env=env,
+                                           timeout=(self.timeout + 30) if self.timeout else None)
+        if rc != 0 and check:
+            raise self.error(cmd, rc, out, err)
+        return rc, out, err
+
 
 def _label_args(labels):
     return ['%s=%s' % (key, '' if value is None else value) for key, value in sorted(labels.items())]

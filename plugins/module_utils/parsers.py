@@ -111,3 +111,67 @@ def version_tuple(version):
     if not match:
         return ()
     return tuple(int(part or 0) for part in match.groups())
+
+
+# -- images (containerd_image, containerd_image_info) --------------------------------
+
+def _label_column(text):
+    """ctr prints '-' for an image without labels."""
+    text = text.strip()
+    return {} if text in ('', '-') else parse_labels(text)
+
+
+def parse_images(output):
+    """Parse ``ctr images ls`` into {name: {name, media_type, digest, size, platforms, labels}}.
+
+    Columns: REF TYPE DIGEST SIZE PLATFORMS LABELS, where SIZE is two words
+    ("1009.1 KiB"), PLATFORMS a comma list ('-' when unknown) and LABELS the
+    comma-joined labels ('-' when none). Same layout in containerd 1.6 and 2.x.
+    """
+    images = {}
+    for line in _table_rows(output):
+        fields = line.split(None, 6)
+        if len(fields) < 6:
+            continue
+        name, media_type, digest, size_value, size_unit, platforms = fields[:6]
+        labels = fields[6] if len(fields) > 6 else ''
+        images[name] = {
+            'name': name,
+            'media_type': media_type,
+            'digest': digest,
+            'size': '%s %s' % (size_value, size_unit),
+            'platforms': [] if platforms == '-' else platforms.split(','),
+            'labels': _label_column(labels),
+        }
+    return images
+
+
+def parse_image_check(output):
+    """Parse ``ctr images check`` into {name: {complete, unpacked, status}}.
+
+    Columns: REF TYPE DIGEST STATUS SIZE UNPACKED; STATUS is 'complete (2/2)',
+    'incomplete (1/2)' or another word; SIZE may contain spaces; UNPACKED is the
+    last field (true/false).
+    """
+    checked = {}
+    for line in _table_rows(output):
+        fields = line.split()
+        if len(fields) < 5:
+            continue
+        status = fields[3]
+        checked[fields[0]] = {
+            'complete': status == 'complete',
+            'unpacked': fields[-1] == 'true',
+            'status': status,
+        }
+    return checked
+
+
+def parse_mountinfo(text):
+    """Mount points of /proc/self/mountinfo (octal escapes such as \\040 decoded)."""
+    points = []
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) > 4:
+            points.append(re.sub(r'\\([0-7]{3})', lambda m: chr(int(m.group(1), 8)), fields[4]))
+    return points
