@@ -167,6 +167,27 @@ def missing_image_message(ref):
             'ctrops.containerd.containerd_image task (name: %s) before this one.' % (ref, ref))
 
 
+def container_view(summary):
+    """The managed fields of an existing container, as the diff and the result show them."""
+    labels = summary['labels']
+    env = dict(item.partition('=')[::2] for item in summary['env'])
+    mounts = [m for m in summary['mounts'] if m['destination'] not in DEFAULT_MOUNTS]
+    view = dict(
+        exists=True, image=summary['image'], command=summary['command'], env=env, cwd=summary['cwd'],
+        user='%(uid)s:%(gid)s' % summary['user'], hostname=summary['hostname'],
+        labels=dict((k, v) for k, v in labels.items()
+                    if k not in OWN_LABELS and not k.startswith(NS_LABEL_PREFIX)),
+        mounts=mounts, net_host=summary['net_host'], privileged=summary['privileged'],
+        read_only=summary['read_only'], runtime=summary['runtime'], snapshotter=summary['snapshotter'],
+        memory_limit=summary['memory_limit'], cpu_quota=summary['cpu_quota'], cpu_period=summary['cpu_period'],
+        restart_policy=labels.get(RESTART_POLICY) or ('always' if RESTART_STATUS in labels else 'no'),
+        created=summary['created'],
+    )
+    for option, kind, _short in SHARED_NAMESPACES:
+        view[option] = labels.get(NS_LABEL_PREFIX + kind) or summary['namespaces'].get(kind)
+    return view
+
+
 # -- the desired spec --------------------------------------------------------------------
 
 def desired_spec(params, image):

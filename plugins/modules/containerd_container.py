@@ -372,27 +372,6 @@ def validate(module):
     return image
 
 
-def actual_view(summary):
-    """The managed fields of an existing container, as the diff and the result show them."""
-    labels = summary['labels']
-    env = dict(item.partition('=')[::2] for item in summary['env'])
-    mounts = [m for m in summary['mounts'] if m['destination'] not in ctrs.DEFAULT_MOUNTS]
-    view = dict(
-        exists=True, image=summary['image'], command=summary['command'], env=env, cwd=summary['cwd'],
-        user='%(uid)s:%(gid)s' % summary['user'], hostname=summary['hostname'],
-        labels=dict((k, v) for k, v in labels.items()
-                    if k not in ctrs.OWN_LABELS and not k.startswith(ctrs.NS_LABEL_PREFIX)),
-        mounts=mounts, net_host=summary['net_host'], privileged=summary['privileged'],
-        read_only=summary['read_only'], runtime=summary['runtime'], snapshotter=summary['snapshotter'],
-        memory_limit=summary['memory_limit'], cpu_quota=summary['cpu_quota'], cpu_period=summary['cpu_period'],
-        restart_policy=labels.get(ctrs.RESTART_POLICY) or ('always' if ctrs.RESTART_STATUS in labels else 'no'),
-        created=summary['created'],
-    )
-    for option, kind, _short in ctrs.SHARED_NAMESPACES:
-        view[option] = labels.get(ctrs.NS_LABEL_PREFIX + kind) or summary['namespaces'].get(kind)
-    return view
-
-
 def wanted_view(spec, user_labels, before):
     """The view as it will be: ``before`` (or nothing) updated with what the options set."""
     view = dict(before) if before and before.get('exists') else dict((field, None) for field in VIEW_FIELDS)
@@ -585,7 +564,7 @@ def main():
         info = ctrs.container_info(client, name)
         tasks_by_name = ctrs.tasks(client)
         task = tasks_by_name.get(name)
-        before = actual_view(parse_container_info(info)) if info else dict(exists=False)
+        before = ctrs.container_view(parse_container_info(info)) if info else dict(exists=False)
         if module.params['state'] == 'absent':
             manager.absent(info, task)
             after, after_task = dict(exists=False), None
@@ -598,7 +577,7 @@ def main():
                 after_task = task if 'differences' not in result else (
                     dict(status='running', pid=None) if task and task['status'] in RUNNING else None)
             else:
-                after = actual_view(parse_container_info(ctrs.container_info(client, name)))
+                after = ctrs.container_view(parse_container_info(ctrs.container_info(client, name)))
                 after_task = ctrs.tasks(client).get(name)
     except CtrError as exc:
         module.fail_json(msg=exc.message, **exc.details())
