@@ -1,0 +1,708 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) ctrops.containerd contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""CNI for ctrops.containerd: the network configuration model and its validation,
+running a plugin chain as a CNI runtime does, libcni's result cache, and the lock
+that serialises attachment changes on one host.
+
+Standard library only. Plugin execution goes through ``module.run_command`` (an
+argument vector, never a shell); everything else is pure functions that the unit
+tests call directly.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import base64
+import errno
+import fcntl
+import hashlib
+import ipaddress
+import json
+import os
+import re
+import shlex
+import tempfile
+import time
+
+# Versions of the CNI spec (https://github.com/containernetworking/cni/blob/main/SPEC.md).
+KNOWN_VERSIONS = ('0.1.0', '0.2.0', '0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0')
+CHECK_MIN_VERSION = (0, 4, 0)
+DEFAULT_BIN_DIRS = ['/opt/cni/bin', '/usr/lib/cni']
+CONFIG_EXTENSIONS = ('.conflist', '.conf', '.json')
+CACHE_KIND = 'cniCacheV1'
+# Our own key in a libcni cache file: Go's JSON decoding ignores unknown keys, so
+# libcni, nerdctl and cnitool still read the file; prune uses it to find the container.
+CACHE_OWNER_KEY = 'ctropsContainerd'
+# libcni's network name rule (pkg/utils ValidateNetworkName).
+NETWORK_NAME_RE = re.compile(r'^[a-zA-Z0-9][a-zA-Z0-9_.\-]*$')
+IFNAME_MAX_LENGTH = 15
+
+
+class CniError(Exception):
+    """A CNI problem, with a message meant for the user."""
+
+    def __init__(self, message, **details):
+        super(CniError, self).__init__(message)
+        self.message = message
+        self.extra = details
+
+    def details(self):
+        return dict(self.extra)
+
+
+def version_tuple(version):
+    try:
+        return tuple(int(part) for part in str(version).split('.'))
+    except ValueError:
+        return ()
+
+
+def supports_check(cni_version):
+    return version_tuple(cni_version) >= CHECK_MIN_VERSION
+
+
+# -- the configuration model --------------------------------------------------------
+
+def build_config(params):
+    """The configuration (a conflist dict, or a single-plugin conf dict) the options describe."""
+    if params.get('config') is not None:
+        config = dict(params['config'])
+        config.setdefault('name', params['name'])
+        if params.get('format') == 'conflist' and 'plugins' not in config and 'type' in config:
+            raise CniError('Option config describes a single plugin (it has "type", no "plugins") but '
+                           'format is conflist: set format=conf, or put the plugin in a "plugins" list.')
+        if params.get('format') == 'conf' and 'plugins' in config:
+            raise CniError('Option config is a plugin list ("plugins") but format is conf: set '
+                           'format=conflist, or give a single plugin.')
+        return config
+    plugin = {'type': params.get('type') or 'bridge'}
+    if plugin['type'] == 'bridge':
+        plugin['bridge'] = params.get('bridge') or 'cni0'
+        plugin['isGateway'] = bool(params.get('is_gateway', True))
+        plugin['ipMasq'] = bool(params.get('ip_masq', False))
+    if params.get('subnet'):
+        rng = {'subnet': params['subnet']}
+        if params.get('gateway'):
+            rng['gateway'] = params['gateway']
+        ipam = {'type': params.get('ipam_type') or 'host-local', 'ranges': [[rng]]}
+        if params.get('routes'):
+            ipam['routes'] = [dict(dst=route) if isinstance(route, str) else dict(route)
+                              for route in params['routes']]
+        if params.get('ipam_data_dir'):
+            ipam['dataDir'] = params['ipam_data_dir']
+        plugin['ipam'] = ipam
+    if params.get('dns'):
+        plugin['dns'] = dict(params['dns'])
+    head = {'cniVersion': params.get('cni_version') or '1.0.0', 'name': params['name']}
+    if params.get('format') == 'conf':
+        head.update(plugin)
+        return head
+    head['plugins'] = [plugin]
+    return head
+
+
+def plugins_of(config):
+    """The plugin list of a conflist, or [conf] for a single-plugin conf."""
+    if 'plugins' in config:
+        return list(config.get('plugins') or [])
+    return [config]
+
+
+def config_filename(name, priority, fmt):
+    return '%s-%s.%s' % (priority, name, fmt)
+
+
+def render(config):
+    return json.dumps(config, indent=2, sort_keys=False) + '\n'
+
+
+# -- validation ---------------------------------------------------------------------
+
+def network_name_error(name):
+    if not name:
+        return 'the network name must not be empty'
+    if not NETWORK_NAME_RE.match(name):
+        return ('network name %r is not valid: use letters, digits, "_", "." and "-", starting with a '
+                'letter or digit' % name)
+    return None
+
+
+def _ip(value, what):
+    try:
+        return ipaddress.ip_address(str(value))
+    except ValueError:
+        raise CniError('%s %r is not an IP address.' % (what, value))
+
+
+def _net(value, what):
+    try:
+        return ipaddress.ip_network(str(value), strict=True)
+    except ValueError as exc:
+        raise CniError('%s %r is not a valid network in CIDR notation (%s).' % (what, value, exc))
+
+
+def validate_ipam(ipam, where):
+    """Check the address arithmetic of an IPAM section (host-local and static style)."""
+    if not isinstance(ipam, dict):
+        raise CniError('%s: "ipam" must be an object.' % where)
+    if not ipam.get('type'):
+        raise CniError('%s: "ipam" needs a "type" (for example host-local).' % where)
+    ranges = []
+    for rangeset in ipam.get('ranges') or []:
+        if not isinstance(rangeset, list):
+            raise CniError('%s: ipam "ranges" must be a list of lists of ranges.' % where)
+        ranges.extend(rangeset)
+    if ipam.get('subnet'):
+        ranges.append(dict((key, ipam[key]) for key in ('subnet', 'gateway', 'rangeStart', 'rangeEnd')
+                           if key in ipam))
+    if ipam.get('type') == 'host-local' and not ranges:
+        raise CniError('%s: host-local IPAM needs "ranges" (or "subnet"): give the subnet to allocate from.'
+                       % where)
+    for rng in ranges:
+        if not isinstance(rng, dict) or not rng.get('subnet'):
+            raise CniError('%s: every IPAM range needs a "subnet".' % where)
+        subnet = _net(rng['subnet'], '%s: subnet' % where)
+        usable = subnet.num_addresses - (2 if subnet.version == 4 and subnet.prefixlen < 31 else 0)
+        if usable < 2:
+            raise CniError('%s: subnet %s is too small for a gateway and a container.' % (where, subnet))
+        for key in ('gateway', 'rangeStart', 'rangeEnd'):
+            if key in rng:
+                address = _ip(rng[key], '%s: %s' % (where, key))
+                if address not in subnet:
+                    raise CniError('%s: %s %s is not inside subnet %s.' % (where, key, address, subnet))
+                if key == 'gateway' and subnet.version == 4 and address in (subnet.network_address,
+                                                                           subnet.broadcast_address):
+                    raise CniError('%s: gateway %s is the network or broadcast address of %s.'
+                                   % (where, address, subnet))
+        if 'rangeStart' in rng and 'rangeEnd' in rng and _ip(rng['rangeStart'], '') > _ip(rng['rangeEnd'], ''):
+            raise CniError('%s: rangeStart %s comes after rangeEnd %s.' % (where, rng['rangeStart'], rng['rangeEnd']))
+    for route in ipam.get('routes') or []:
+        if not isinstance(route, dict) or 'dst' not in route:
+            raise CniError('%s: every IPAM route needs a "dst".' % where)
+        _net(route['dst'], '%s: route dst' % where)
+        if 'gw' in route:
+            _ip(route['gw'], '%s: route gw' % where)
+
+
+def validate_structure(config, name):
+    """Required fields and address arithmetic; raises CniError with one clear sentence."""
+    if not isinstance(config, dict):
+        raise CniError('The network configuration must be a JSON object.')
+    problem = network_name_error(config.get('name'))
+    if problem:
+        raise CniError('Invalid configuration: %s.' % problem)
+    if config.get('name') != name:
+        raise CniError('The configuration names network %r but option name is %r: they must be equal.'
+                       % (config.get('name'), name))
+    version = config.get('cniVersion')
+    if not version:
+        raise CniError('Invalid configuration: "cniVersion" is missing (for example "1.0.0").')
+    if version not in KNOWN_VERSIONS:
+        raise CniError('Invalid configuration: cniVersion %r is not a CNI spec version (known: %s).'
+                       % (version, ', '.join(KNOWN_VERSIONS)))
+    if 'plugins' in config:
+        if not isinstance(config['plugins'], list) or not config['plugins']:
+            raise CniError('Invalid configuration: "plugins" must be a non-empty list.')
+    for index, plugin in enumerate(plugins_of(config)):
+        where = 'plugin %d' % (index + 1)
+        if not isinstance(plugin, dict):
+            raise CniError('Invalid configuration: %s must be an object.' % where)
+        if not plugin.get('type') or not isinstance(plugin.get('type'), str):
+            raise CniError('Invalid configuration: %s has no "type" (the plugin binary, e.g. bridge).' % where)
+        where = '%s (%s)' % (where, plugin['type'])
+        if '/' in plugin['type']:
+            raise CniError('Invalid configuration: %s: "type" is a binary name, not a path.' % where)
+        if 'ipam' in plugin:
+            validate_ipam(plugin['ipam'], where)
+        if plugin['type'] == 'bridge' and 'bridge' in plugin:
+            bridge = plugin['bridge']
+            if not isinstance(bridge, str) or not bridge or len(bridge) > IFNAME_MAX_LENGTH or '/' in bridge:
+                raise CniError('Invalid configuration: %s: bridge name %r must be 1 to 15 characters without "/".'
+                               % (where, bridge))
+
+
+def find_plugin(plugin_type, bin_dirs):
+    """The path of an executable plugin in bin_dirs (first match, like libcni's FindInPath), or None."""
+    for directory in bin_dirs:
+        path = os.path.join(directory, plugin_type)
+        if os.path.isfile(path) and os.access(path, os.X_OK):
+            return path
+    return None
+
+
+def plugin_types(config):
+    """Every binary the chain runs: each plugin type and each IPAM type, in order, once."""
+    types = []
+    for plugin in plugins_of(config):
+        for plugin_type in (plugin.get('type'), (plugin.get('ipam') or {}).get('type')):
+            if plugin_type and plugin_type not in types:
+                types.append(plugin_type)
+    return types
+
+
+def validate_plugins(runner, config, bin_dirs):
+    """Every binary is found in bin_dirs and supports the cniVersion (CNI_COMMAND=VERSION)."""
+    version = config['cniVersion']
+    for plugin_type in plugin_types(config):
+        path = find_plugin(plugin_type, bin_dirs)
+        if path is None:
+            raise CniError('CNI plugin %r was not found as an executable in %s: install the CNI plugins '
+                           'or set bin_dirs.' % (plugin_type, ', '.join(bin_dirs)))
+        info = runner.version(path, version)
+        supported = info.get('supportedVersions') or []
+        if version not in supported:
+            raise CniError('CNI plugin %s does not support cniVersion %s (it supports %s): use one of those '
+                           'versions or newer plugins.' % (path, version, ', '.join(supported) or 'none'))
+
+
+def config_files(conf_dir):
+    """{path: parsed config or None} of the network files in conf_dir (sorted, like libcni)."""
+    found = {}
+    try:
+        names = sorted(os.listdir(conf_dir))
+    except OSError as exc:
+        if exc.errno == errno.ENOENT:
+            return found
+        raise
+    for entry in names:
+        path = os.path.join(conf_dir, entry)
+        if not entry.endswith(CONFIG_EXTENSIONS) or not os.path.isfile(path):
+            continue
+        try:
+            with open(path) as handle:
+                found[path] = json.load(handle)
+        except (OSError, ValueError):
+            found[path] = None
+    return found
+
+
+def files_of_network(conf_dir, name):
+    """The files in conf_dir that define network ``name``."""
+    return [path for path, config in config_files(conf_dir).items()
+            if isinstance(config, dict) and config.get('name') == name]
+
+
+def read_network(conf_dir, name):
+    """(path, config) of network ``name`` in conf_dir; CniError when absent or ambiguous."""
+    paths = files_of_network(conf_dir, name)
+    if not paths:
+        raise CniError('Network %s is not defined in %s: create it first with state=present.' % (name, conf_dir))
+    if len(paths) > 1:
+        raise CniError('Network %s is defined by several files (%s): keep one.' % (name, ', '.join(paths)))
+    with open(paths[0]) as handle:
+        return paths[0], json.load(handle)
+
+
+# -- atomic file writing ------------------------------------------------------------
+
+def write_atomic(path, text, mode=0o644):
+    """Write ``text`` to ``path`` through a temporary file in the same directory and a rename."""
+    directory = os.path.dirname(path) or '.'
+    fd, tmp = tempfile.mkstemp(prefix='.%s.' % os.path.basename(path), dir=directory)
+    try:
+        with os.fdopen(fd, 'w') as handle:
+            handle.write(text)
+            handle.flush()
+            os.fchmod(handle.fileno(), mode)
+            os.fsync(handle.fileno())
+        os.rename(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+# -- running plugins ----------------------------------------------------------------
+
+def _plugin_error(path, command, rc, out, err):
+    message = ''
+    try:
+        data = json.loads(out)
+        if isinstance(data, dict) and data.get('msg'):
+            message = data['msg'] + (': %s' % data['details'] if data.get('details') else '')
+    except ValueError:
+        pass
+    message = message or (err or out or '').strip() or 'exit status %s' % rc
+    return CniError('CNI plugin %s failed on %s: %s' % (os.path.basename(path), command, message),
+                    rc=rc, stdout=out, stderr=err)
+
+
+class PluginRunner:
+    """Runs CNI plugins with the environment of the spec, through module.run_command."""
+
+    def __init__(self, module, bin_dirs):
+        self.module = module
+        self.bin_dirs = bin_dirs
+
+    def exec_plugin(self, path, command, stdin_data, env):
+        environ = dict(CNI_COMMAND=command, CNI_PATH=':'.join(self.bin_dirs))
+        environ.update(env)
+        rc, out, err = self.module.run_command([path], data=stdin_data, binary_data=True,
+                                               environ_update=environ)
+        if rc != 0:
+            raise _plugin_error(path, command, rc, out, err)
+        if not out.strip():
+            return None
+        try:
+            return json.loads(out)
+        except ValueError:
+            raise CniError('CNI plugin %s printed no JSON on %s: %r' % (os.path.basename(path), command, out[:200]))
+
+    def version(self, path, cni_version):
+        env = dict(CNI_CONTAINERID='', CNI_NETNS='', CNI_IFNAME='', CNI_ARGS='')
+        return self.exec_plugin(path, 'VERSION', json.dumps({'cniVersion': cni_version}), env) or {}
+
+    def path_of(self, plugin_type):
+        path = find_plugin(plugin_type, self.bin_dirs)
+        if path is None:
+            raise CniError('CNI plugin %r was not found as an executable in %s.'
+                           % (plugin_type, ', '.join(self.bin_dirs)))
+        return path
+
+
+def plugin_stdin(plugin, list_name, cni_version, prev_result, capability_args):
+    """One plugin's configuration as libcni's buildOneConfig makes it."""
+    conf = dict(plugin)
+    conf['name'] = list_name
+    conf['cniVersion'] = cni_version
+    if prev_result is not None:
+        conf['prevResult'] = prev_result
+    runtime = {}
+    for capability, enabled in (plugin.get('capabilities') or {}).items():
+        if enabled and capability in (capability_args or {}):
+            runtime[capability] = capability_args[capability]
+    if runtime:
+        conf['runtimeConfig'] = runtime
+    return json.dumps(conf)
+
+
+def cni_args_string(cni_args):
+    return ';'.join('%s=%s' % (key, value) for key, value in sorted((cni_args or {}).items()))
+
+
+class Attachment:
+    """What identifies one attachment: (network, container id, ifname), as libcni keys its cache."""
+
+    def __init__(self, network, container_id, ifname, netns, cni_args=None, capability_args=None):
+        self.network = network
+        self.container_id = container_id
+        self.ifname = ifname
+        self.netns = netns
+        self.cni_args = cni_args or {}
+        self.capability_args = capability_args or {}
+
+    def env(self):
+        return dict(CNI_CONTAINERID=self.container_id, CNI_NETNS=self.netns or '', CNI_IFNAME=self.ifname,
+                    CNI_ARGS=cni_args_string(self.cni_args))
+
+
+def run_add(runner, config, attachment):
+    """ADD through the chain, each plugin getting the previous result; returns the last result.
+
+    A failing plugin makes the chain DEL what the earlier ones did, so nothing is left half-attached.
+    """
+    version = config['cniVersion']
+    result = None
+    for plugin in plugins_of(config):
+        path = runner.path_of(plugin['type'])
+        stdin = plugin_stdin(plugin, config['name'], version, result, attachment.capability_args)
+        try:
+            result = runner.exec_plugin(path, 'ADD', stdin, attachment.env())
+        except CniError:
+            try:
+                run_del(runner, config, attachment, result)
+            except CniError:
+                pass
+            raise
+    return result
+
+
+def run_del(runner, config, attachment, cached_result):
+    """DEL through the chain in reverse, with the cached result as prevResult (CNI >= 0.4.0)."""
+    version = config['cniVersion']
+    prev = cached_result if supports_check(version) else None
+    errors = []
+    for plugin in reversed(plugins_of(config)):
+        try:
+            path = runner.path_of(plugin['type'])
+            stdin = plugin_stdin(plugin, config['name'], version, prev, attachment.capability_args)
+            runner.exec_plugin(path, 'DEL', stdin, attachment.env())
+        except CniError as exc:
+            errors.append(exc)
+    if errors:
+        raise errors[0]
+
+
+def run_check(runner, config, attachment, cached_result):
+    """CHECK every plugin with the cached result; raises CniError on the first failure."""
+    version = config['cniVersion']
+    for plugin in plugins_of(config):
+        path = runner.path_of(plugin['type'])
+        stdin = plugin_stdin(plugin, config['name'], version, cached_result, attachment.capability_args)
+        runner.exec_plugin(path, 'CHECK', stdin, attachment.env())
+
+
+def release_attachment(module, runner, config, attachment, cached_result):
+    """DEL an attachment, then remove the ipMasq rules the bridge plugin may have left behind."""
+    try:
+        run_del(runner, config, attachment, cached_result)
+    finally:
+        if masq_in_use(config):
+            remove_masq_leftovers(module, config['name'], attachment.container_id)
+
+
+def check_enabled(config):
+    return supports_check(config.get('cniVersion')) and not config.get('disableCheck')
+
+
+def result_addresses(result):
+    """The container's addresses ("10.88.0.2/24") from a CNI result (0.3+ and 0.1/0.2 formats)."""
+    if not isinstance(result, dict):
+        return []
+    addresses = [ip.get('address') for ip in result.get('ips') or [] if ip.get('address')]
+    for key in ('ip4', 'ip6'):
+        if isinstance(result.get(key), dict) and result[key].get('ip'):
+            addresses.append(result[key]['ip'])
+    return addresses
+
+
+# -- libcni's cache -----------------------------------------------------------------
+
+def cache_path(cache_dir, network, container_id, ifname):
+    return os.path.join(cache_dir, 'results', '%s-%s-%s' % (network, container_id, ifname))
+
+
+def cache_entry(attachment, config, result, owner):
+    """A cache document as libcni writes it (Config is []byte, so base64 in JSON)."""
+    raw = json.dumps(config, separators=(',', ':')).encode('utf-8')
+    entry = {
+        'kind': CACHE_KIND,
+        'containerId': attachment.container_id,
+        'config': base64.b64encode(raw).decode('ascii'),
+        'ifName': attachment.ifname,
+        'networkName': attachment.network,
+        'netns': attachment.netns,
+    }
+    if attachment.cni_args:
+        entry['cniArgs'] = [[key, str(value)] for key, value in sorted(attachment.cni_args.items())]
+    if attachment.capability_args:
+        entry['capabilityArgs'] = attachment.capability_args
+    if result is not None:
+        entry['result'] = result
+    entry[CACHE_OWNER_KEY] = owner
+    return entry
+
+
+def write_cache(cache_dir, attachment, config, result, owner):
+    directory = os.path.join(cache_dir, 'results')
+    if not os.path.isdir(directory):
+        os.makedirs(directory, 0o700)
+    path = cache_path(cache_dir, attachment.network, attachment.container_id, attachment.ifname)
+    write_atomic(path, json.dumps(cache_entry(attachment, config, result, owner)), mode=0o600)
+    return path
+
+
+def decode_cache(data):
+    """(config dict, result, entry) from a cache document; config is None when unreadable."""
+    config = None
+    raw = data.get('config')
+    if isinstance(raw, str):
+        try:
+            config = json.loads(base64.b64decode(raw).decode('utf-8'))
+        except (ValueError, TypeError):
+            config = None
+    return config, data.get('result'), data
+
+
+def read_cache(path):
+    try:
+        with open(path) as handle:
+            data = json.load(handle)
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get('kind') != CACHE_KIND:
+        return None
+    return decode_cache(data)
+
+
+def cached_attachments(cache_dir, network):
+    """{path: (config, result, entry)} of every cached attachment of ``network``."""
+    directory = os.path.join(cache_dir, 'results')
+    found = {}
+    try:
+        names = sorted(os.listdir(directory))
+    except OSError:
+        return found
+    for entry in names:
+        if not entry.startswith(network + '-'):
+            continue
+        path = os.path.join(directory, entry)
+        cached = read_cache(path)
+        if cached is not None and cached[2].get('networkName') == network:
+            found[path] = cached
+    return found
+
+
+def remove_file(path):
+    try:
+        os.unlink(path)
+    except OSError as exc:
+        if exc.errno != errno.ENOENT:
+            raise
+
+
+# -- netns identity -----------------------------------------------------------------
+
+def netns_inode(path):
+    """The inode of a network namespace file, or None when it is gone."""
+    if not path:
+        return None
+    try:
+        return os.stat(path).st_ino
+    except OSError:
+        return None
+
+
+def del_netns(entry):
+    """The netns to give DEL for a cached attachment: its path only if it is still the same namespace.
+
+    /proc/<pid>/ns/net of a dead task may name another process' namespace after PID reuse;
+    DEL then gets an empty CNI_NETNS (allowed by the spec) and only releases host-side state.
+    """
+    path = entry.get('netns') or ''
+    owner = entry.get(CACHE_OWNER_KEY) or {}
+    inode = netns_inode(path)
+    if inode is None:
+        return ''
+    if owner.get('netns_inode') is not None and owner.get('netns_inode') != inode:
+        return ''
+    return path
+
+
+# -- host-local IPAM state ----------------------------------------------------------
+
+def ipam_data_dirs(config):
+    """The host-local lease directories of a network (dataDir/<network>, default /var/lib/cni/networks)."""
+    dirs = []
+    for plugin in plugins_of(config):
+        ipam = plugin.get('ipam') or {}
+        if ipam.get('type') == 'host-local':
+            path = os.path.join(ipam.get('dataDir') or '/var/lib/cni/networks', config['name'])
+            if path not in dirs:
+                dirs.append(path)
+    return dirs
+
+
+def ipam_leases(directory):
+    """{path: (container id, ifname)} of the address files in a host-local lease directory."""
+    leases = {}
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return leases
+    for entry in names:
+        if entry.startswith('last_reserved_ip') or entry == 'lock':
+            continue
+        path = os.path.join(directory, entry)
+        try:
+            with open(path) as handle:
+                lines = handle.read().splitlines()
+        except OSError:
+            continue
+        leases[path] = (lines[0].strip() if lines else '', lines[1].strip() if len(lines) > 1 else '')
+    return leases
+
+
+def bridges_of(config):
+    return [plugin['bridge'] if plugin.get('bridge') else 'cni0'
+            for plugin in plugins_of(config) if plugin.get('type') == 'bridge']
+
+
+def bridge_ports(bridge):
+    """The ports of a bridge device, or None when the device does not exist."""
+    path = '/sys/class/net/%s' % bridge
+    if not os.path.isdir(path):
+        return None
+    try:
+        return sorted(os.listdir(os.path.join(path, 'brif')))
+    except OSError:
+        return []
+
+
+# -- ipMasq leftovers ---------------------------------------------------------------
+
+def masq_chain(network, container_id):
+    """The nat chain the bridge plugin makes for ipMasq (its utils.FormatChainName)."""
+    return 'CNI-' + hashlib.sha512((network + container_id).encode('utf-8')).hexdigest()[:24]
+
+
+def masq_in_use(config):
+    return any(plugin.get('type') == 'bridge' and plugin.get('ipMasq') for plugin in plugins_of(config))
+
+
+def remove_masq_leftovers(module, network, container_id):
+    """Remove the ipMasq chain and POSTROUTING jumps of one attachment, if DEL left them.
+
+    The bridge plugin (1.1.1 and 1.9.1 alike) tears ipMasq down only with the addresses it finds on the
+    interface in the container; once the task's netns is gone, DEL leaves the rules behind. Returns
+    the number of rules removed.
+    """
+    chain = masq_chain(network, container_id)
+    removed = 0
+    for binary in ('iptables', 'ip6tables'):
+        path = module.get_bin_path(binary, opt_dirs=['/usr/sbin', '/sbin'])
+        if not path:
+            continue
+        rc, out, _err = module.run_command([path, '-w', '-t', 'nat', '-S', 'POSTROUTING'])
+        if rc != 0:
+            continue
+        for line in out.splitlines():
+            if ('-j %s' % chain) not in line:
+                continue
+            words = shlex.split(line)
+            if words[:1] == ['-A']:
+                module.run_command([path, '-w', '-t', 'nat', '-D'] + words[1:], check_rc=True)
+                removed += 1
+        if module.run_command([path, '-w', '-t', 'nat', '-S', chain])[0] == 0:
+            module.run_command([path, '-w', '-t', 'nat', '-F', chain], check_rc=True)
+            module.run_command([path, '-w', '-t', 'nat', '-X', chain], check_rc=True)
+            removed += 1
+    return removed
+
+
+# -- the lock -----------------------------------------------------------------------
+
+class FileLock:
+    """An exclusive flock on <cache_dir>/ctrops-cni.lock, waited for at most ``timeout`` seconds."""
+
+    def __init__(self, cache_dir, timeout=120):
+        self.path = os.path.join(cache_dir, 'ctrops-cni.lock')
+        self.timeout = timeout
+        self.handle = None
+
+    def __enter__(self):
+        directory = os.path.dirname(self.path)
+        if not os.path.isdir(directory):
+            os.makedirs(directory, 0o700)
+        self.handle = open(self.path, 'a')
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                fcntl.flock(self.handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return self
+            except (IOError, OSError) as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise
+            if time.monotonic() >= deadline:
+                self.handle.close()
+                raise CniError('Another run holds the CNI lock %s for more than %d seconds: is a CNI task '
+                               'stuck on this host?' % (self.path, self.timeout))
+            time.sleep(0.05)
+
+    def __exit__(self, *exc):
+        fcntl.flock(self.handle.fileno(), fcntl.LOCK_UN)
+        self.handle.close()
+        return False

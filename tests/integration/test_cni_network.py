@@ -1,0 +1,457 @@
+"""cni_network against real CNI plugins (Debian 12's 1.1.1 and Debian unstable's 1.9.1) and, for
+attachments, the rig's containerd of every matrix version.
+
+Everything a test creates lives under its tmp_path (conf_dir, cache_dir, IPAM dataDir) or carries
+its unique names (network ct-<uid>, bridge ct<uid>); the ``net`` fixture removes the bridge, veths,
+ipMasq rules and containers afterwards, and fails the test if anything was still there after that.
+"""
+
+import base64
+import hashlib
+import itertools
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+PLUGINS = {
+    "1.1.1": "/usr/lib/cni",
+    "1.9.1": os.path.join(os.environ.get("CTROPS_CACHE", "/var/cache/ctrops-tests"),
+                          "cni-plugins-sid", "usr", "lib", "cni"),
+}
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+COLLECTIONS = os.path.join(REPO, ".build", "collections")
+_subnets = itertools.count(20)
+
+
+def plugin_dir(version):
+    path = PLUGINS[version]
+    if not os.path.exists(os.path.join(path, "bridge")):
+        pytest.fail("CNI plugins %s are not installed at %s: run `make setup`" % (version, path))
+    return path
+
+
+@pytest.fixture(scope="module", autouse=True)
+def restore_ip_forward():
+    """The bridge plugin with isGateway turns on net.ipv4.ip_forward: put back what the machine had."""
+    path = "/proc/sys/net/ipv4/ip_forward"
+    with open(path) as handle:
+        before = handle.read().strip()
+    yield
+    with open(path, "w") as handle:
+        handle.write(before)
+
+
+def masq_chain(network, container):
+    return "CNI-" + hashlib.sha512((network + container).encode()).hexdigest()[:24]
+
+
+def nat_rules_of(network):
+    out = subprocess.run(["iptables", "-w", "-t", "nat", "-S"], capture_output=True, text=True, check=True).stdout
+    # -S prints the rule comment 'name: "NET" id: "ID"' with escaped quotes.
+    return [line for line in out.splitlines() if 'name: \\"%s\\"' % network in line]
+
+
+def links_of(bridge):
+    """Links named ``bridge`` or enslaved to it."""
+    out = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True, check=True).stdout
+    return [line.split(":")[1].strip() for line in out.splitlines()
+            if (": %s:" % bridge) in line or (" master %s " % bridge) in line]
+
+
+def leases(data_dir, network):
+    directory = os.path.join(data_dir, network)
+    if not os.path.isdir(directory):
+        return []
+    return sorted(name for name in os.listdir(directory) if name not in ("lock",) and not name.startswith("last_"))
+
+
+class Net:
+    """One test's network: names, directories, containers; cleans all of it up."""
+
+    def __init__(self, tmp_path, uid, plugins):
+        self.name = "ct-" + uid
+        self.bridge = "ct" + uid
+        third = next(_subnets) % 200 + 20
+        self.subnet = "10.89.%d.0/24" % third
+        self.gateway = "10.89.%d.1" % third
+        self.conf_dir = str(tmp_path / "net.d")
+        self.cache_dir = str(tmp_path / "cache")
+        self.data_dir = str(tmp_path / "ipam")
+        self.bin_dirs = [plugins]
+        self.containers = []
+        self.containerd = None
+
+    def definition(self, **extra):
+        """Options of the notes' bridge network (ipMasq on) in this test's directories."""
+        args = dict(name=self.name, conf_dir=self.conf_dir, cache_dir=self.cache_dir, bin_dirs=self.bin_dirs,
+                    bridge=self.bridge, subnet=self.subnet, gateway=self.gateway, ip_masq=True,
+                    routes=["0.0.0.0/0"], dns={"nameservers": ["10.89.0.53"]}, ipam_data_dir=self.data_dir)
+        args.update(extra)
+        return args
+
+    def attach_args(self, container, **extra):
+        args = dict(name=self.name, conf_dir=self.conf_dir, cache_dir=self.cache_dir, bin_dirs=self.bin_dirs,
+                    container=container, state="attached")
+        args.update(extra)
+        return self.containerd.module_args(**args)
+
+    def cache_file(self, container, ifname="eth0"):
+        return os.path.join(self.cache_dir, "results", "%s-%s-%s" % (self.name, container, ifname))
+
+    def leases(self):
+        return leases(self.data_dir, self.name)
+
+    # -- containers, started with the rig's own ctr ---------------------------------
+
+    def run(self, image_ref, name, *cmd):
+        self.containers.append(name)
+        self.containerd.ctr_run("run", "-d", image_ref, name, *cmd)
+        return name
+
+    def kill_task(self, name):
+        self.containerd.ctr_run("tasks", "kill", "-a", "-s", "SIGKILL", name, check=False)
+        for _attempt in range(100):
+            if self.containerd.ctr_run("tasks", "delete", name, check=False).returncode == 0:
+                return
+            if name not in self.containerd.ctr_run("tasks", "ls", "-q").stdout.split():
+                return
+            time.sleep(0.1)
+        raise AssertionError("task %s did not stop" % name)
+
+    # -- teardown ----------------------------------------------------------------------
+
+    def cleanup(self):
+        """Remove everything; return what was still there before the removal (for the report)."""
+        if self.containerd is not None:
+            for name in self.containers:
+                self.kill_task(name)
+                self.containerd.ctr_run("containers", "delete", name, check=False)
+        found = {"links": links_of(self.bridge), "nat rules": nat_rules_of(self.name)}
+        for line in found["nat rules"]:
+            if line.startswith("-A "):
+                subprocess.run(["iptables", "-w", "-t", "nat", "-D"] + _split(line)[1:], check=False)
+        for container in self.containers:
+            chain = masq_chain(self.name, container)
+            if subprocess.run(["iptables", "-w", "-t", "nat", "-S", chain], capture_output=True).returncode == 0:
+                found.setdefault("nat chains", []).append(chain)
+                subprocess.run(["iptables", "-w", "-t", "nat", "-F", chain], check=False)
+                subprocess.run(["iptables", "-w", "-t", "nat", "-X", chain], check=False)
+        if self.bridge in found["links"]:
+            subprocess.run(["ip", "link", "delete", self.bridge], check=False)
+        left = {"links": links_of(self.bridge), "nat rules": nat_rules_of(self.name),
+                "nat chains": [chain for chain in map(lambda c: masq_chain(self.name, c), self.containers)
+                               if subprocess.run(["iptables", "-w", "-t", "nat", "-S", chain],
+                                                 capture_output=True).returncode == 0]}
+        if any(left.values()):
+            raise AssertionError("cleanup of %s failed, still present: %s" % (self.name, left))
+        return found
+
+
+def _split(line):
+    import shlex
+    return shlex.split(line)
+
+
+@pytest.fixture(params=sorted(PLUGINS))
+def net(request, tmp_path, uid):
+    network = Net(tmp_path, uid, plugin_dir(request.param))
+    network.plugins_version = request.param
+    yield network
+    network.cleanup()
+
+
+@pytest.fixture
+def net_1_1(tmp_path, uid):
+    network = Net(tmp_path, uid, plugin_dir("1.1.1"))
+    yield network
+    network.cleanup()
+
+
+@pytest.fixture
+def net_1_9(tmp_path, uid):
+    network = Net(tmp_path, uid, plugin_dir("1.9.1"))
+    yield network
+    network.cleanup()
+
+
+def read_json(path):
+    with open(path) as handle:
+        return json.load(handle)
+
+
+def http_get(url, attempts=20):
+    for attempt in range(attempts):
+        try:
+            with urllib.request.urlopen(url, timeout=3) as response:
+                return response.read().decode()
+        except OSError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.25)
+    return None
+
+
+def ip_of(result):
+    assert len(result["addresses"]) == 1, result
+    return result["addresses"][0].split("/")[0]
+
+
+# -- definitions ------------------------------------------------------------------------
+
+def test_definition_written_once_unchanged_and_edited_with_diff(run_module, net):
+    args = net.definition()
+    path = os.path.join(net.conf_dir, "10-%s.conflist" % net.name)
+
+    predicted = run_module("cni_network", check=True, **args)
+    assert predicted["changed"] is True, predicted
+    assert not os.path.exists(path), "check mode wrote the file"
+
+    written = run_module("cni_network", **args)
+    assert written["changed"] is True, written
+    assert written["actions"] == ["create directory %s" % net.conf_dir, "write %s" % path]
+    assert os.stat(path).st_mode & 0o777 == 0o644
+    config = read_json(path)
+    assert config == {
+        "cniVersion": "1.0.0", "name": net.name,
+        "plugins": [{"type": "bridge", "bridge": net.bridge, "isGateway": True, "ipMasq": True,
+                     "ipam": {"type": "host-local", "ranges": [[{"subnet": net.subnet, "gateway": net.gateway}]],
+                              "routes": [{"dst": "0.0.0.0/0"}], "dataDir": net.data_dir},
+                     "dns": {"nameservers": ["10.89.0.53"]}}],
+    }
+    assert written["network"]["config"] == config
+    assert written["diff"]["before"] == "" and json.loads(written["diff"]["after"]) == config
+
+    # Same JSON written differently: parsed content is compared, not bytes.
+    with open(path, "w") as handle:
+        json.dump(config, handle, separators=(",", ":"))
+    os.chmod(path, 0o644)
+    again = run_module("cni_network", **args)
+    assert again["changed"] is False, again
+    assert run_module("cni_network", check=True, **args)["changed"] is False
+
+    edited = run_module("cni_network", backup=True, **dict(args, ip_masq=False))
+    assert edited["changed"] is True
+    assert '"ipMasq": true' in edited["diff"]["before"] and '"ipMasq": false' in edited["diff"]["after"]
+    assert read_json(path)["plugins"][0]["ipMasq"] is False
+    assert read_json(edited["backup_file"])["plugins"][0]["ipMasq"] is True
+    assert sorted(os.listdir(net.conf_dir)) == sorted([os.path.basename(path), os.path.basename(edited["backup_file"])])
+
+
+def test_loopback_in_the_single_plugin_format_and_absent(run_module, tmp_path):
+    conf_dir = str(tmp_path / "net.d")
+    args = dict(name="lo", type="loopback", format="conf", priority=99, cni_version="0.4.0", conf_dir=conf_dir,
+                bin_dirs=[PLUGINS["1.1.1"]])
+    assert run_module("cni_network", **args)["changed"] is True
+    path = os.path.join(conf_dir, "99-lo.conf")
+    assert read_json(path) == {"cniVersion": "0.4.0", "name": "lo", "type": "loopback"}
+    assert run_module("cni_network", **args)["changed"] is False
+
+    absent = dict(name="lo", state="absent", conf_dir=conf_dir)
+    assert run_module("cni_network", check=True, **absent)["changed"] is True
+    assert os.path.exists(path)
+    removed = run_module("cni_network", **absent)
+    assert removed["changed"] is True and removed["actions"] == ["remove %s" % path]
+    assert not os.path.exists(path)
+    assert run_module("cni_network", **absent)["changed"] is False
+
+
+def _bridge_config(**plugin):
+    base = {"type": "bridge", "bridge": "ctbad0",
+            "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.89.9.0/24", "gateway": "10.89.9.1"}]]}}
+    base.update(plugin)
+    return {"cniVersion": "1.0.0", "plugins": [base]}
+
+
+@pytest.mark.parametrize("config, fragment", [
+    (dict(_bridge_config(), cniVersion="0.9.9"), "cniVersion '0.9.9' is not a CNI spec version"),
+    ({"cniVersion": "1.0.0", "plugins": [{"bridge": "x"}]}, 'plugin 1 has no "type"'),
+    ({"plugins": [{"type": "bridge"}]}, '"cniVersion" is missing'),
+    (_bridge_config(type="nosuchplugin"), "CNI plugin 'nosuchplugin' was not found as an executable in"),
+    (dict(_bridge_config(), cniVersion="1.1.0"), "does not support cniVersion 1.1.0"),
+    (_bridge_config(ipam={"type": "host-local", "ranges": [[{"subnet": "10.89.9.0/24", "gateway": "10.89.8.1"}]]}),
+     "gateway 10.89.8.1 is not inside subnet 10.89.9.0/24"),
+    (_bridge_config(ipam={"type": "host-local", "ranges": [[{"subnet": "10.89.9.7/24"}]]}), "has host bits set"),
+    (_bridge_config(ipam={"type": "host-local", "ranges": [[{"subnet": "10.89.9.0/24", "rangeStart": "10.89.9.50",
+                                                             "rangeEnd": "10.89.9.10"}]]}),
+     "rangeStart 10.89.9.50 comes after rangeEnd 10.89.9.10"),
+    (_bridge_config(ipam={"type": "host-local"}), 'host-local IPAM needs "ranges"'),
+    (dict(_bridge_config(), name="other"), "names network 'other' but option name is"),
+], ids=["version", "type", "no-version", "missing-plugin", "unsupported-version", "gateway", "host-bits",
+        "range", "no-ranges", "name-mismatch"])
+def test_invalid_config_is_a_clear_error_and_writes_nothing(run_module, tmp_path, config, fragment):
+    conf_dir = tmp_path / "net.d"
+    result = run_module("cni_network", name="bad", config=config, conf_dir=str(conf_dir),
+                        bin_dirs=[PLUGINS["1.1.1"]])
+    assert result.get("failed") is True, result
+    assert fragment in result["msg"], result["msg"]
+    assert "Traceback" not in str(result)
+    assert not conf_dir.exists() or not os.listdir(str(conf_dir))
+
+
+def test_name_used_by_another_file_is_refused(run_module, tmp_path):
+    conf_dir = tmp_path / "net.d"
+    conf_dir.mkdir()
+    other = conf_dir / "50-legacy.conf"
+    other.write_text(json.dumps({"cniVersion": "0.4.0", "name": "dup", "type": "loopback"}))
+    result = run_module("cni_network", name="dup", type="loopback", conf_dir=str(conf_dir),
+                        bin_dirs=[PLUGINS["1.1.1"]])
+    assert result.get("failed") is True
+    assert result["msg"].startswith("Network name dup is already used by %s" % other), result["msg"]
+    assert os.listdir(str(conf_dir)) == ["50-legacy.conf"]
+
+
+# -- attachments ------------------------------------------------------------------------
+
+def test_attach_reach_reattach_repair_and_detach(containerd, run_module, rig_images, import_image, net, uid):
+    net.containerd = containerd
+    assert run_module("cni_network", **net.definition())["changed"] is True
+    web = net.run(import_image(rig_images["web"]), "web-" + uid)
+    client = net.run(import_image(rig_images["busybox"]), "bb-" + uid, "sleep", "600")
+
+    predicted = run_module("cni_network", check=True, **net.attach_args(web))
+    assert predicted["changed"] is True and predicted["actions"] == ["attach %s/eth0" % web]
+    assert not os.path.exists(net.cache_file(web)), "check mode attached"
+
+    first = run_module("cni_network", **net.attach_args(web))
+    assert first["changed"] is True, first
+    second = run_module("cni_network", **net.attach_args(client))
+    assert second["changed"] is True, second
+    web_ip, client_ip = ip_of(first), ip_of(second)
+    assert web_ip != client_ip
+    assert first["result"]["ips"][0]["gateway"] == net.gateway
+    assert first["result"]["dns"] == {"nameservers": ["10.89.0.53"]}
+    assert first["attachment"]["netns"].startswith("/proc/") and first["attachment"]["attached"] is True
+    assert len(net.leases()) == 2
+
+    # libcni's cache format and place.
+    cached = read_json(net.cache_file(web))
+    assert cached["kind"] == "cniCacheV1" and cached["containerId"] == web and cached["ifName"] == "eth0"
+    assert cached["networkName"] == net.name and cached["netns"] == first["attachment"]["netns"]
+    assert json.loads(base64.b64decode(cached["config"]))["plugins"][0]["bridge"] == net.bridge
+    assert cached["result"] == first["result"]
+
+    # Over the bridge: host -> web, busybox container -> web.
+    assert "ctrops rig web" in http_get("http://%s/" % web_ip)
+    # busybox-static's wget segfaults on Debian 12 (also on the host): nc speaks HTTP instead.
+    fetched = containerd.ctr_run("tasks", "exec", "--exec-id", "nc-" + uid, client, "sh", "-c",
+                                 'printf "GET / HTTP/1.0\\r\\n\\r\\n" | nc -w 5 %s 80' % web_ip, timeout=30)
+    assert "ctrops rig web" in fetched.stdout
+
+    # Re-attach: cached, same netns, CHECK passes -> nothing to do (check mode agrees).
+    again = run_module("cni_network", **net.attach_args(web))
+    assert again["changed"] is False, again
+    assert again["addresses"] == first["addresses"]
+    assert run_module("cni_network", check=True, **net.attach_args(web))["changed"] is False
+
+    # The task restarts (new netns): the stale attachment is repaired.
+    net.kill_task(web)
+    containerd.ctr_run("tasks", "start", "-d", web)
+    repaired = run_module("cni_network", **net.attach_args(web))
+    assert repaired["changed"] is True, repaired
+    assert repaired["actions"] == ["repair attachment of %s/eth0 (the task has another network namespace)" % web]
+    assert repaired["attachment"]["netns"] != first["attachment"]["netns"]
+    assert "ctrops rig web" in http_get("http://%s/" % ip_of(repaired))
+    assert len(net.leases()) == 2, "the repair leaked the old address"
+    assert run_module("cni_network", **net.attach_args(web))["changed"] is False
+
+    # Detach releases the addresses, the cache and the ipMasq rules.
+    for name in (web, client):
+        detached = run_module("cni_network", **net.attach_args(name, state="detached"))
+        assert detached["changed"] is True and detached["actions"] == ["detach %s/eth0" % name], detached
+        assert not os.path.exists(net.cache_file(name))
+    assert net.leases() == []
+    assert nat_rules_of(net.name) == []
+    assert run_module("cni_network", **net.attach_args(web, state="detached"))["changed"] is False
+
+
+def test_attach_without_running_task_is_a_clear_error(containerd, run_module, net_1_1, uid):
+    net = net_1_1
+    net.containerd = containerd
+    run_module("cni_network", **net.definition())
+    result = run_module("cni_network", **net.attach_args("nothere-" + uid))
+    assert result.get("failed") is True
+    assert result["msg"] == ("Container nothere-%s has no task in namespace default: start its task before "
+                             "attaching it." % uid)
+    undefined = run_module("cni_network", **net.attach_args("x", name="undefined-" + uid))
+    assert undefined.get("failed") is True
+    assert undefined["msg"].startswith("Network undefined-%s is not defined in %s" % (uid, net.conf_dir))
+
+
+def test_prune_releases_attachments_of_deleted_tasks(containerd, run_module, rig_images, import_image, net_1_1, uid):
+    net = net_1_1
+    net.containerd = containerd
+    run_module("cni_network", **net.definition())
+    ref = import_image(rig_images["busybox"])
+    gone = net.run(ref, "gone-" + uid, "sleep", "600")
+    kept = net.run(ref, "kept-" + uid, "sleep", "600")
+    for name in (gone, kept):
+        assert run_module("cni_network", **net.attach_args(name))["changed"] is True
+    assert len(net.leases()) == 2
+
+    net.kill_task(gone)  # killed and deleted without a detach: its address leaks until pruned
+    assert len(net.leases()) == 2
+
+    args = net.attach_args(None, state="pruned")
+    del args["container"]
+    predicted = run_module("cni_network", check=True, **args)
+    assert predicted["changed"] is True and len(net.leases()) == 2
+    pruned = run_module("cni_network", **args)
+    assert pruned["changed"] is True, pruned
+    assert pruned["released"] == [{"container": gone, "ifname": "eth0", "reason": "the container has no running task"}]
+    assert len(net.leases()) == 1
+    assert not os.path.exists(net.cache_file(gone)) and os.path.exists(net.cache_file(kept))
+    assert [line for line in nat_rules_of(net.name) if gone in line] == []
+    assert run_module("cni_network", **args)["changed"] is False
+    assert run_module("cni_network", **net.attach_args(kept))["changed"] is False
+
+
+def run_module_process(args):
+    """The module run directly by Python, as Ansible runs it on a host: a separate process per call."""
+    env = dict(os.environ, PYTHONPATH=COLLECTIONS)
+    proc = subprocess.run([sys.executable, "-m", "ansible_collections.ctrops.containerd.plugins.modules.cni_network"],
+                          input=json.dumps({"ANSIBLE_MODULE_ARGS": args}), capture_output=True, text=True,
+                          env=env, timeout=180)
+    try:
+        return json.loads(proc.stdout)
+    except ValueError:
+        return {"failed": True, "msg": "no JSON: %s %s" % (proc.stdout[-500:], proc.stderr[-500:])}
+
+
+def test_ten_parallel_attaches_then_absent_purge(containerd, run_module, rig_images, import_image, net_1_9, uid):
+    net = net_1_9
+    net.containerd = containerd
+    run_module("cni_network", **net.definition())
+    ref = import_image(rig_images["busybox"])
+    names = [net.run(ref, "c%d" % i, "sleep", "600") for i in range(10)]
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        results = list(pool.map(run_module_process, [net.attach_args(name) for name in names]))
+    failures = [result for result in results if result.get("failed") or not result.get("changed")]
+    assert failures == []
+    addresses = [result["addresses"][0] for result in results]
+    assert len(set(addresses)) == 10, addresses
+    assert len(net.leases()) == 10
+    assert len(os.listdir(os.path.join(net.cache_dir, "results"))) == 10
+
+    purge = dict(name=net.name, state="absent", purge=True, conf_dir=net.conf_dir, cache_dir=net.cache_dir,
+                 bin_dirs=net.bin_dirs)
+    predicted = run_module("cni_network", check=True, **purge)
+    assert predicted["changed"] is True and len(predicted["released"]) == 10
+    assert len(net.leases()) == 10
+    purged = run_module("cni_network", **purge)
+    assert purged["changed"] is True, purged
+    assert purged["actions"][-3:] == ["remove IPAM state %s" % os.path.join(net.data_dir, net.name),
+                                      "delete bridge %s" % net.bridge,
+                                      "remove %s" % os.path.join(net.conf_dir, "10-%s.conflist" % net.name)]
+    assert links_of(net.bridge) == []
+    assert not os.path.exists(os.path.join(net.data_dir, net.name))
+    assert os.listdir(os.path.join(net.cache_dir, "results")) == []
+    assert nat_rules_of(net.name) == []
+    assert os.listdir(net.conf_dir) == []
+    assert run_module("cni_network", **purge)["changed"] is False
