@@ -194,8 +194,9 @@ class RegistryClient:
     def _open(self, method, url, headers, data=None):
         request = urllib_request.Request(url, data=data, headers=headers)
         request.get_method = lambda: method
+        opener = urllib_request.build_opener(urllib_request.HTTPSHandler(context=self._context()))
         try:
-            return urllib_request.urlopen(request, timeout=self.timeout, context=self._context())
+            return opener.open(request, timeout=self.timeout)
         except urllib_error.HTTPError:
             raise
         except ssl.SSLCertVerificationError as exc:

@@ -156,7 +156,7 @@ seealso:
   - module: ctrops.containerd.containerd_image_info
   - module: ctrops.containerd.registry_push
 author:
-  - ctrops.containerd maintainers
+  - ctrops.containerd maintainers (@ctrops)
 '''
 
 EXAMPLES = r'''

@@ -32,10 +32,10 @@ extends_documentation_fragment:
   - ctrops.containerd.client
   - ctrops.containerd.client.NAMESPACE
   - ansible.builtin.action_common_attributes
-  - ansible.builtin.action_common_attributes.info_module
 attributes:
   check_mode:
     support: full
+    details: The module only reads.
   diff_mode:
     support: none
   platform:
@@ -45,7 +45,7 @@ notes:
 seealso:
   - module: ctrops.containerd.containerd_image
 author:
-  - ctrops.containerd maintainers
+  - ctrops.containerd maintainers (@ctrops)
 '''
 
 EXAMPLES = r'''
@@ -99,6 +99,10 @@ missing:
   returned: always
   type: list
   elements: str
+ctr_calls:
+  description: Number of ctr invocations of this run (2).
+  returned: always
+  type: int
 '''
 
 from ansible.module_utils.basic import AnsibleModule

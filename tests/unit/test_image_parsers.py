@@ -10,18 +10,17 @@ from ansible_collections.ctrops.containerd.plugins.module_utils.registry import 
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
 
-# Recorded from ctr 1.6.20 and 2.1.9 (identical columns) with a label whose value holds a comma.
-IMAGES_LS_LABELLED = """\
-REF                           TYPE                                       DIGEST                                                                  SIZE       PLATFORMS               LABELS
-127.0.0.1:42589/rig/multi:1   application/vnd.oci.image.index.v1+json    sha256:50032ff68926c609d399ff1b2b443ce85752d322c2584f1c0866bfe98f42c834 1009.6 KiB linux/amd64,linux/arm64 -
-127.0.0.1:58269/rig/busybox:1 application/vnd.oci.image.manifest.v1+json sha256:1ca6680fffaea3ab5bb1ac905e5723b36c8c5114ddfeb4086d2015a2305c28ca 1009.1 KiB linux/amd64             a=1,b=x,y
-"""
 
-IMAGES_CHECK = """\
-REF                           TYPE                                       DIGEST                                                                  STATUS         SIZE                  UNPACKED
-127.0.0.1:42589/rig/multi:1   application/vnd.oci.image.index.v1+json    sha256:50032ff68926c609d399ff1b2b443ce85752d322c2584f1c0866bfe98f42c834 complete (2/2) 1008.7 KiB/1008.7 KiB true
-127.0.0.1:58269/rig/busybox:1 application/vnd.oci.image.manifest.v1+json sha256:1ca6680fffaea3ab5bb1ac905e5723b36c8c5114ddfeb4086d2015a2305c28ca incomplete (1/2) 400.0 KiB/1008.7 KiB false
-"""
+def fixture(name):
+    """Outputs in the layout recorded from ctr 1.6.20 and 2.1.9 (the incomplete row is edited from a complete one)."""
+    with open(os.path.join(FIXTURES, "images", name + ".txt")) as handle:
+        return handle.read()
+
+
+# A label whose value holds a comma; an incomplete image.
+IMAGES_LS_LABELLED = fixture("images_ls_labelled")
+
+IMAGES_CHECK = fixture("images_check")
 
 
 @pytest.mark.parametrize("version", ["1.6", "2.1"])
