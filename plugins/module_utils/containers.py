@@ -487,3 +487,26 @@ def wait_status(client, name, wanted, timeout=10):
 
 def log_uri_for(path):
     return 'file://' + os.path.abspath(path) if path else None
+
+
+def exec_process(client, name, argv, exec_id, cwd=None, user=None, env=None, stdin=None):
+    """Run ``argv`` in the task of ``name`` (``ctr tasks exec``); return (rc, stdout, stderr) of the process.
+
+    ctr passes the process's exit code and output through; a failure of ctr itself
+    (no task, no such executable, ...) is raised as CtrError.
+    """
+    args = ['tasks', 'exec', '--exec-id', exec_id]
+    if cwd:
+        args += ['--cwd', cwd]
+    if user:
+        args += ['--user', user]
+    prefix = []
+    if env:
+        # ctr tasks exec has no --env: the container's env(1) sets the variables.
+        prefix = ['env'] + ['%s=%s' % (key, value) for key, value in sorted(env.items())]
+    args += ['--', name] + prefix + list(argv)
+    rc, out, err = client.run(args, data=stdin, check=False)
+    lines = [line for line in (err or '').splitlines() if line.strip()]
+    if rc != 0 and lines and lines[-1].startswith('ctr: '):
+        raise client.error(client.command(args), rc, out, err)
+    return rc, out, err

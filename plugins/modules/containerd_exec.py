@@ -1,0 +1,238 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) ctrops.containerd contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: containerd_exec
+short_description: Run a command in the running task of a containerd container
+version_added: 0.1.0
+description:
+  - Runs a command inside a container's running task, as C(ctr tasks exec) does, and returns its
+    exit code, stdout and stderr. Modelled on community.docker's C(docker_container_exec).
+  - Each run gets a new, unique exec ID.
+  - B(Not idempotent) by nature. The module always reports RV(ignore:changed=true); use C(changed_when)
+    to say otherwise.
+options:
+  container:
+    description: Name of the container; its task must be running.
+    type: str
+    required: true
+    aliases: [name]
+  argv:
+    description:
+      - The command as a list of arguments. Exactly one of O(argv) and O(command) is needed.
+    type: list
+    elements: str
+  command:
+    description:
+      - The command as a string, split into arguments the way a shell would (no shell runs it).
+    type: str
+  cwd:
+    description: Working directory of the command inside the container.
+    type: str
+    aliases: [chdir]
+  user:
+    description: User to run as (name or uid), as ctr's C(--user).
+    type: str
+  env:
+    description:
+      - Environment variables for the command.
+      - C(ctr tasks exec) has no option for them, so the command is run through the container's
+        C(env) program, which the image must contain.
+    type: dict
+  stdin:
+    description: Text given to the command on its standard input.
+    type: str
+  stdin_add_newline:
+    description: Add a newline to O(stdin).
+    type: bool
+    default: true
+  strip_empty_ends:
+    description: Strip empty lines at the end of stdout and stderr.
+    type: bool
+    default: true
+  exec_id:
+    description:
+      - The exec ID to use. Default is a new unique one (C(ansible-) and 16 hex digits).
+      - It must not be in use in the task.
+    type: str
+  check_rc:
+    description:
+      - Fail when the command exits with a non-zero code. With V(false) the code is returned in RV(rc).
+    type: bool
+    default: true
+extends_documentation_fragment:
+  - ctrops.containerd.client
+  - ctrops.containerd.client.NAMESPACE
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: none
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
+notes:
+  - No TTY is given to the command (C(ctr tasks exec --tty) needs a console).
+seealso:
+  - module: ctrops.containerd.containerd_task
+  - name: community.docker.docker_container_exec
+    description: The Docker module this one follows.
+    link: https://docs.ansible.com/ansible/latest/collections/community/docker/docker_container_exec_module.html
+author:
+  - ctrops.containerd maintainers
+'''
+
+EXAMPLES = r'''
+- name: Fetch the web page from a container sharing web's network namespace
+  ctrops.containerd.containerd_exec:
+    container: probe
+    argv: [wget, -q, -O, -, http://127.0.0.1/]
+  register: page
+  changed_when: false
+
+- name: Run a shell snippet with input and environment
+  ctrops.containerd.containerd_exec:
+    container: web
+    command: sh -c 'cat > /tmp/config; echo "$MODE"'
+    stdin: "{{ lookup('file', 'config') }}"
+    env:
+      MODE: production
+
+- name: A command that may fail
+  ctrops.containerd.containerd_exec:
+    container: web
+    command: test -f /run/ready
+    check_rc: false
+  register: ready
+'''
+
+RETURN = r'''
+rc:
+  description: Exit code of the command.
+  returned: success, or a non-zero exit code with O(check_rc=true)
+  type: int
+  sample: 0
+stdout:
+  description: Standard output of the command.
+  returned: success, or a non-zero exit code with O(check_rc=true)
+  type: str
+  sample: hello
+stderr:
+  description: Standard error of the command.
+  returned: success, or a non-zero exit code with O(check_rc=true)
+  type: str
+  sample: ''
+stdout_lines:
+  description: O(stdout) split into lines.
+  returned: success
+  type: list
+  elements: str
+stderr_lines:
+  description: O(stderr) split into lines.
+  returned: success
+  type: list
+  elements: str
+exec_id:
+  description: The exec ID the command ran with.
+  returned: always
+  type: str
+  sample: ansible-5f0c3e9b2a7d41c8
+'''
+
+import shlex
+import uuid
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.ctrops.containerd.plugins.module_utils import containers as ctrs
+from ansible_collections.ctrops.containerd.plugins.module_utils.client import (
+    ContainerdClient,
+    CtrError,
+    client_argument_spec,
+)
+from ansible_collections.ctrops.containerd.plugins.module_utils.parsers import identifier_error
+
+
+def _strip(text, strip):
+    return text.rstrip('\r\n') if strip else text
+
+
+def main():
+    argument_spec = client_argument_spec()
+    argument_spec.update(
+        container=dict(type='str', required=True, aliases=['name']),
+        argv=dict(type='list', elements='str'),
+        command=dict(type='str'),
+        cwd=dict(type='str', aliases=['chdir']),
+        user=dict(type='str'),
+        env=dict(type='dict'),
+        stdin=dict(type='str'),
+        stdin_add_newline=dict(type='bool', default=True),
+        strip_empty_ends=dict(type='bool', default=True),
+        exec_id=dict(type='str'),
+        check_rc=dict(type='bool', default=True),
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=False,
+                           mutually_exclusive=[('argv', 'command')], required_one_of=[('argv', 'command')])
+    params = module.params
+    name = params['container']
+    problem = identifier_error(name, 'container name')
+    if problem:
+        module.fail_json(msg='Invalid container: %s.' % problem)
+    exec_id = params['exec_id'] or 'ansible-' + uuid.uuid4().hex[:16]
+    problem = identifier_error(exec_id, 'exec_id')
+    if problem:
+        module.fail_json(msg='Invalid exec_id: %s.' % problem)
+    if params['command'] is not None:
+        try:
+            argv = shlex.split(params['command'])
+        except ValueError as exc:
+            module.fail_json(msg='Cannot split command into arguments: %s.' % exc)
+    else:
+        argv = params['argv']
+    if not argv:
+        module.fail_json(msg='The command is empty: give argv or command.')
+    env = dict((str(k), str(v)) for k, v in (params['env'] or {}).items())
+    for key in env:
+        if not key or '=' in key:
+            module.fail_json(msg='Invalid environment variable name %r: it must be non-empty without "=".' % key)
+    stdin = params['stdin']
+    if stdin is not None and params['stdin_add_newline']:
+        stdin += '\n'
+    client = ContainerdClient.from_module(module)
+    try:
+        rc, out, err = ctrs.exec_process(client, name, argv, exec_id, cwd=params['cwd'], user=params['user'],
+                                         env=env, stdin=stdin)
+    except CtrError as exc:
+        # Only on failure: one more call tells a missing task from a command that could not start.
+        try:
+            task = ctrs.tasks(client).get(name)
+        except CtrError:
+            task = None
+        if task is None or task['status'] != 'running':
+            module.fail_json(msg='Container %s has no running task in namespace %s (%s): start it with '
+                                 'ctrops.containerd.containerd_task state=running.'
+                             % (name, client.namespace, 'its task is %s' % task['status'] if task else 'ctr said: '
+                                + exc.message), exec_id=exec_id, **exc.details())
+        module.fail_json(msg='Could not run %s in container %s: %s' % (argv[0], name, exc.message),
+                         exec_id=exec_id, **exc.details())
+    out = _strip(out, params['strip_empty_ends'])
+    err = _strip(err, params['strip_empty_ends'])
+    result = dict(changed=True, rc=rc, stdout=out, stderr=err, stdout_lines=out.splitlines(),
+                  stderr_lines=err.splitlines(), exec_id=exec_id)
+    if rc != 0 and params['check_rc']:
+        module.fail_json(msg='The command exited with code %d in container %s (set check_rc=false to accept it).'
+                         % (rc, name), **result)
+    # Ansible marks a result with a non-zero rc as failed unless it says otherwise.
+    module.exit_json(failed=False, **result)
+
+
+if __name__ == '__main__':
+    main()

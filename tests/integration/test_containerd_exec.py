@@ -1,0 +1,60 @@
+"""containerd_exec against the rig's containerd, for every version of the matrix."""
+
+import pytest
+
+from test_containerd_container import task
+
+
+@pytest.fixture
+def running(containerd, run_module, busybox, container_name):
+    name = container_name()
+    run_module("containerd_container", **containerd.module_args(
+        name=name, image="rig/busybox:1", command=["sleep", "600"]))
+    run_module("containerd_task", **containerd.module_args(container=name))
+    return name
+
+
+def test_exec_returns_rc_stdout_stderr(containerd, run_module, running, counting_ctr):
+    executable, count = counting_ctr
+    result = run_module("containerd_exec", **containerd.module_args(
+        container=running, command="sh -c 'echo out; echo err >&2; pwd; id -u; echo $MODE'",
+        cwd="/tmp", user="65534", env={"MODE": "x y"}, executable=executable))
+    assert result.get("failed") is not True, result
+    assert result["changed"] is True and result["rc"] == 0
+    assert result["stdout_lines"] == ["out", "/tmp", "65534", "x y"]
+    assert result["stderr"] == "err"
+    assert result["exec_id"].startswith("ansible-")
+    assert count() == 1, "one ctr call per exec"
+
+    second = run_module("containerd_exec", **containerd.module_args(container=running, argv=["true"]))
+    assert second["exec_id"] != result["exec_id"], "every run gets a new exec id"
+
+    fed = run_module("containerd_exec", **containerd.module_args(container=running, argv=["cat"], stdin="hello"))
+    assert fed["stdout"] == "hello"
+
+
+def test_non_zero_rc_fails_unless_told(containerd, run_module, running):
+    args = containerd.module_args(container=running, argv=["sh", "-c", "echo partial; exit 3"])
+    failed = run_module("containerd_exec", **args)
+    assert failed.get("failed") is True
+    assert failed["rc"] == 3 and failed["stdout"] == "partial"
+    assert failed["msg"] == ("The command exited with code 3 in container %s (set check_rc=false to accept it)."
+                             % running)
+    accepted = run_module("containerd_exec", check_rc=False, **args)
+    assert accepted.get("failed") is not True and accepted["rc"] == 3
+
+
+def test_errors_are_clear(containerd, run_module, running, container_name, busybox):
+    no_binary = run_module("containerd_exec", **containerd.module_args(container=running, argv=["nosuchcmd"]))
+    assert no_binary.get("failed") is True
+    assert no_binary["msg"].startswith("Could not run nosuchcmd in container %s: " % running), no_binary["msg"]
+
+    idle = container_name("idle")
+    run_module("containerd_container", **containerd.module_args(name=idle, image="rig/busybox:1"))
+    no_task = run_module("containerd_exec", **containerd.module_args(container=idle, argv=["true"]))
+    assert no_task.get("failed") is True
+    assert no_task["msg"].startswith("Container %s has no running task in namespace default" % idle), no_task["msg"]
+    assert task(containerd, idle) is None
+
+    both = run_module("containerd_exec", **containerd.module_args(container=running, argv=["true"], command="true"))
+    assert both.get("failed") is True and "mutually exclusive" in both["msg"]
