@@ -1,0 +1,141 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) ctrops.containerd contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: containerd_container_info
+short_description: Read containerd containers, their spec summary and their task
+version_added: 0.1.0
+description:
+  - Lists the containers of a namespace (all, by name or by label) with the fields
+    M(ctrops.containerd.containerd_container) manages and the status and PID of their task.
+options:
+  name:
+    description:
+      - Names of the containers to read. Default is every container of the namespace.
+      - Names that do not exist are listed in RV(missing).
+    type: list
+    elements: str
+    aliases: [names]
+  labels:
+    description:
+      - Only containers carrying all these labels. A value of V(null) matches any value of that key.
+    type: dict
+extends_documentation_fragment:
+  - ctrops.containerd.client
+  - ctrops.containerd.client.NAMESPACE
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.info_module
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: N/A
+  platform:
+    platforms: posix
+seealso:
+  - module: ctrops.containerd.containerd_container
+  - module: ctrops.containerd.containerd_task
+author:
+  - ctrops.containerd maintainers
+'''
+
+EXAMPLES = r'''
+- name: All containers of the namespace
+  ctrops.containerd.containerd_container_info:
+  register: all_containers
+
+- name: The web team's containers
+  ctrops.containerd.containerd_container_info:
+    labels:
+      team: web
+  register: web
+
+- name: PIDs of running tasks
+  ansible.builtin.debug:
+    msg: "{{ web.containers | selectattr('task') | map(attribute='task.pid') | list }}"
+'''
+
+RETURN = r'''
+containers:
+  description:
+    - The containers found, sorted by name, with the fields of RV(ctrops.containerd.containerd_container#module:container).
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - name: web
+      exists: true
+      image: docker.io/rig/web:1
+      command: [httpd, -f, -p, '80', -h, /www]
+      labels: {team: web}
+      restart_policy: 'no'
+      task: {status: running, pid: 4242}
+missing:
+  description: Names given in O(name) that do not exist.
+  returned: always
+  type: list
+  elements: str
+  sample: []
+'''
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.ctrops.containerd.plugins.module_utils import containers as ctrs
+from ansible_collections.ctrops.containerd.plugins.module_utils.client import (
+    ContainerdClient,
+    CtrError,
+    client_argument_spec,
+)
+from ansible_collections.ctrops.containerd.plugins.module_utils.parsers import identifier_error
+
+
+def matches(labels, wanted):
+    for key, value in (wanted or {}).items():
+        if key not in labels or (value is not None and labels[key] != str(value)):
+            return False
+    return True
+
+
+def main():
+    argument_spec = client_argument_spec()
+    argument_spec.update(
+        name=dict(type='list', elements='str', aliases=['names']),
+        labels=dict(type='dict'),
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    for name in module.params['name'] or []:
+        problem = identifier_error(name, 'container name')
+        if problem:
+            module.fail_json(msg='Invalid name: %s.' % problem)
+    client = ContainerdClient.from_module(module)
+    found, missing = [], []
+    try:
+        names = module.params['name']
+        if names is None:
+            names = ctrs.list_containers(client)
+        tasks_by_name = ctrs.tasks(client)
+        for name in sorted(set(names)):
+            info = ctrs.container_info(client, name)
+            if info is None:
+                missing.append(name)
+                continue
+            summary = ctrs.parse_container_info(info)
+            if not matches(summary['labels'], module.params['labels']):
+                continue
+            view = ctrs.container_view(summary)
+            view.update(name=name, task=tasks_by_name.get(name))
+            found.append(view)
+    except CtrError as exc:
+        module.fail_json(msg=exc.message, **exc.details())
+    module.exit_json(changed=False, containers=found, missing=missing)
+
+
+if __name__ == '__main__':
+    main()
