@@ -173,8 +173,8 @@ def validate_ipam(ipam, where):
                 address = _ip(rng[key], '%s: %s' % (where, key))
                 if address not in subnet:
                     raise CniError('%s: %s %s is not inside subnet %s.' % (where, key, address, subnet))
-                if key == 'gateway' and subnet.version == 4 and address in (subnet.network_address,
-                                                                           subnet.broadcast_address):
+                edges = (subnet.network_address, subnet.broadcast_address)
+                if key == 'gateway' and subnet.version == 4 and address in edges:
                     raise CniError('%s: gateway %s is the network or broadcast address of %s.'
                                    % (where, address, subnet))
         if 'rangeStart' in rng and 'rangeEnd' in rng and _ip(rng['rangeStart'], '') > _ip(rng['rangeEnd'], ''):

@@ -85,7 +85,7 @@ options:
   type:
     description:
       - Shorthand; the plugin type. V(bridge) builds the bridge network of the field notes, V(loopback)
-        the loopback network; any other type gives C({"type": ...}) plus the IPAM options.
+        the loopback network; any other type gives a plugin with only C(type) plus the IPAM options.
     type: str
     default: bridge
   bridge:
@@ -188,7 +188,7 @@ seealso:
     description: The contract between a runtime and the CNI plugins.
     link: https://github.com/containernetworking/cni/blob/main/SPEC.md
 author:
-  - ctrops.containerd maintainers
+  - ctrops.containerd maintainers (@ctrops)
 '''
 
 EXAMPLES = r'''

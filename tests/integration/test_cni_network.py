@@ -47,6 +47,11 @@ def restore_ip_forward():
         handle.write(before)
 
 
+def chain_exists(chain):
+    return subprocess.run(["iptables", "-w", "-t", "nat", "-S", chain], capture_output=True,
+                          check=False).returncode == 0
+
+
 def masq_chain(network, container):
     return "CNI-" + hashlib.sha512((network + container).encode()).hexdigest()[:24]
 
@@ -138,16 +143,15 @@ class Net:
                 subprocess.run(["iptables", "-w", "-t", "nat", "-D"] + _split(line)[1:], check=False)
         for container in self.containers:
             chain = masq_chain(self.name, container)
-            if subprocess.run(["iptables", "-w", "-t", "nat", "-S", chain], capture_output=True).returncode == 0:
+            if chain_exists(chain):
                 found.setdefault("nat chains", []).append(chain)
                 subprocess.run(["iptables", "-w", "-t", "nat", "-F", chain], check=False)
                 subprocess.run(["iptables", "-w", "-t", "nat", "-X", chain], check=False)
         if self.bridge in found["links"]:
             subprocess.run(["ip", "link", "delete", self.bridge], check=False)
         left = {"links": links_of(self.bridge), "nat rules": nat_rules_of(self.name),
-                "nat chains": [chain for chain in map(lambda c: masq_chain(self.name, c), self.containers)
-                               if subprocess.run(["iptables", "-w", "-t", "nat", "-S", chain],
-                                                 capture_output=True).returncode == 0]}
+                "nat chains": [masq_chain(self.name, c) for c in self.containers
+                               if chain_exists(masq_chain(self.name, c))]}
         if any(left.values()):
             raise AssertionError("cleanup of %s failed, still present: %s" % (self.name, left))
         return found
@@ -416,7 +420,7 @@ def run_module_process(args):
     env = dict(os.environ, PYTHONPATH=COLLECTIONS)
     proc = subprocess.run([sys.executable, "-m", "ansible_collections.ctrops.containerd.plugins.modules.cni_network"],
                           input=json.dumps({"ANSIBLE_MODULE_ARGS": args}), capture_output=True, text=True,
-                          env=env, timeout=180)
+                          env=env, timeout=180, check=False)
     try:
         return json.loads(proc.stdout)
     except ValueError:

@@ -147,8 +147,8 @@ def test_host_local_leases(tmp_path):
     (tmp_path / "10.66.0.3").write_text("old")
     (tmp_path / "last_reserved_ip.0").write_text("10.66.0.3")
     (tmp_path / "lock").write_text("")
-    assert cni.ipam_leases(str(tmp_path)) == {str(tmp_path / "10.66.0.2"): ("web", "eth0"),
-                                               str(tmp_path / "10.66.0.3"): ("old", "")}
+    expected = {str(tmp_path / "10.66.0.2"): ("web", "eth0"), str(tmp_path / "10.66.0.3"): ("old", "")}
+    assert cni.ipam_leases(str(tmp_path)) == expected
     config = {"name": "n", "plugins": [{"type": "bridge", "ipam": {"type": "host-local", "dataDir": "/d"}}]}
     assert cni.ipam_data_dirs(config) == ["/d/n"]
     assert cni.ipam_data_dirs({"name": "n", "type": "bridge", "ipam": {"type": "host-local"}}) == [
