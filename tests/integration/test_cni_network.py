@@ -201,6 +201,25 @@ def http_get(url, attempts=20):
     return None
 
 
+def fetch_from(containerd, container, address, attempts=5):
+    """GET http://address/ from inside ``container`` (ctr tasks exec); the page, or the last output.
+
+    busybox-static's wget segfaults on Debian 12 (also on the host), so nc speaks HTTP/1.0; stdin stays
+    open a moment so nc does not quit before the answer, and a few bounded attempts absorb a slow first
+    connection on a new bridge port.
+    """
+    script = '(printf "GET / HTTP/1.0\\r\\n\\r\\n"; sleep 1) | nc -w 5 %s 80' % address
+    out = ""
+    for attempt in range(attempts):
+        proc = containerd.ctr_run("tasks", "exec", "--exec-id", "nc-%d" % attempt, container, "sh", "-c", script,
+                                  check=False, timeout=30)
+        out = proc.stdout + proc.stderr
+        if "200 OK" in out:
+            return out
+        time.sleep(0.5)
+    return out
+
+
 def ip_of(result):
     assert len(result["addresses"]) == 1, result
     return result["addresses"][0].split("/")[0]
@@ -342,10 +361,7 @@ def test_attach_reach_reattach_repair_and_detach(containerd, run_module, rig_ima
 
     # Over the bridge: host -> web, busybox container -> web.
     assert "ctrops rig web" in http_get("http://%s/" % web_ip)
-    # busybox-static's wget segfaults on Debian 12 (also on the host): nc speaks HTTP instead.
-    fetched = containerd.ctr_run("tasks", "exec", "--exec-id", "nc-" + uid, client, "sh", "-c",
-                                 'printf "GET / HTTP/1.0\\r\\n\\r\\n" | nc -w 5 %s 80' % web_ip, timeout=30)
-    assert "ctrops rig web" in fetched.stdout
+    assert "ctrops rig web" in fetch_from(containerd, client, web_ip)
 
     # Re-attach: cached, same netns, CHECK passes -> nothing to do (check mode agrees).
     again = run_module("cni_network", **net.attach_args(web))
