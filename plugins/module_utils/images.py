@@ -96,6 +96,24 @@ class ImageStore:
         if rc != 0:
             raise registry_error(self.client, name, transport, rc, out, err, platform=platform)
 
+    def push(self, name, transport, platform=None):
+        """``ctr images push NAME``: everything the record references (or one platform of it)."""
+        args = ['images', 'push']
+        if platform:
+            args += ['--platform', platform]
+        args += transport_args(transport) + [name]
+        if transport.get('username'):
+            rc, out, err = self.client.run_with_secret(args, transport.get('password') or '', check=False)
+        else:
+            rc, out, err = self.client.run(args, check=False)
+        if rc != 0:
+            raise registry_error(self.client, name, transport, rc, out, err, platform=platform, action='Pushing')
+
+    def find(self, *names):
+        """{name: record} of those of ``names`` that exist, from one ``images ls`` (no completeness check)."""
+        found = parsers.parse_images(self.client.output(['images', 'ls'] + [name_filter(name) for name in names]))
+        return dict((name, found[name]) for name in names if name in found)
+
     # -- local changes -------------------------------------------------------------
 
     def import_archive(self, path, platform=None, all_platforms=False, snapshotter=None):
@@ -152,6 +170,36 @@ class ImageStore:
         raise error
 
 
+def _toml_string(value):
+    return '"%s"' % value.replace('\\', '\\\\').replace('"', '\\"')
+
+
+def write_hosts_dir(directory, host, ca_cert=None, client_cert=None, client_key=None, skip_verify=False):
+    """Write ``<directory>/<host>/hosts.toml`` for an https registry with these TLS settings.
+
+    ctr's own ``--tlscacert``/``--tlscert`` need ``--local`` in containerd 2.x, and containerd 1.x
+    talks plain HTTP to registries on localhost unless a hosts file says https: a hosts
+    directory works the same in both. Settings are repeated at the top level because
+    containerd 1.6 also tries ``server`` as a host of its own.
+    """
+    settings = ['capabilities = ["pull", "resolve", "push"]']
+    if ca_cert:
+        settings.append('ca = %s' % _toml_string(ca_cert))
+    if client_cert:
+        pair = [client_cert] + ([client_key] if client_key else [])
+        settings.append('client = [[%s]]' % ', '.join(_toml_string(item) for item in pair))
+    if skip_verify:
+        settings.append('skip_verify = true')
+    url = 'https://%s' % host
+    lines = ['server = %s' % _toml_string(url)] + settings + ['', '[host.%s]' % _toml_string(url)]
+    lines += ['  ' + line for line in settings]
+    path = os.path.join(directory, host)
+    os.makedirs(path)
+    with open(os.path.join(path, 'hosts.toml'), 'w') as handle:
+        handle.write('\n'.join(lines) + '\n')
+    return directory
+
+
 def transport_args(transport):
     """ctr's registry options (identical in 1.6 and 2.x); the password is never one of them."""
     args = []
@@ -174,8 +222,8 @@ def _reason(out, err):
     return lines[-1] if lines else ''
 
 
-def registry_error(client, name, transport, rc, out, err, platform=None):
-    """Turn a failed pull into one sentence naming the registry (and never a secret)."""
+def registry_error(client, name, transport, rc, out, err, platform=None, action='Pulling'):
+    """Turn a failed pull or push into one sentence naming the registry (and never a secret)."""
     ref = reference.parse(name)
     host = ref.domain
     reason = _reason(out, err)
@@ -192,9 +240,9 @@ def registry_error(client, name, transport, rc, out, err, platform=None):
             return CtrError('Registry %s refused the credentials of user %s (HTTP 401): check username and password.'
                             % (host, transport['username']), **kwargs)
         return CtrError('Registry %s requires authentication (HTTP 401): set username and password.' % host, **kwargs)
-    if '403 forbidden' in lowered:
-        return CtrError('Registry %s denied access to %s (HTTP 403): the account lacks pull permission.'
-                        % (host, ref.path), **kwargs)
+    if '403 forbidden' in lowered or 'denied' in lowered:
+        return CtrError('Registry %s denied access to %s (HTTP 403): the account lacks %s permission.'
+                        % (host, ref.path, 'push' if action == 'Pushing' else 'pull'), **kwargs)
     if 'x509' in lowered or 'certificate' in lowered:
         return CtrError('TLS verification of registry %s failed (%s): give a hosts_dir whose hosts.toml names the '
                         'registry\'s CA, or (unsafe) skip_verify=true.' % (host, reason), **kwargs)
@@ -205,17 +253,23 @@ def registry_error(client, name, transport, rc, out, err, platform=None):
         return CtrError('Registry %s is not reachable: is it running and is the address right? Use plain_http=true '
                         'for an HTTP registry. (ctr said: %s)' % (host, reason), **kwargs)
     if '400 bad request' in lowered and not transport.get('plain_http'):
-        return CtrError('Registry %s answered "400 Bad Request": containerd falls back to plain HTTP after a failed '
-                        'TLS connection to a local registry, so the TLS connection failed (an unknown CA?): give a '
-                        'hosts_dir whose hosts.toml names the registry\'s CA. (ctr said: %s)' % (host, reason),
-                        **kwargs)
+        return CtrError('Registry %s answered "400 Bad Request" to plain HTTP: containerd 1.x talks plain HTTP to '
+                        'registries on localhost unless told otherwise; for a TLS registry give a hosts_dir whose '
+                        'hosts.toml names its https endpoint and CA. (ctr said: %s)' % (host, reason), **kwargs)
+    if action == 'Pushing' and 'content digest' in lowered and 'not found' in lowered:
+        return CtrError('Not all content of %s is present locally (ctr said: %s): pull it with all_platforms=true, or '
+                        'push one platform with platform.' % (name, reason), **kwargs)
+    if action == 'Pushing' and ('not found' in lowered or 'name unknown' in lowered or 'unexpected status' in lowered
+                                or 'unsupported' in lowered):
+        return CtrError('Registry %s rejected the push of %s: does the repository (or project) exist, and may this '
+                        'account push to it? (ctr said: %s)' % (host, name, reason), **kwargs)
     if ': not found' in lowered or 'manifest unknown' in lowered:
         return NotFound('Image %s was not found on registry %s (manifest unknown): check the repository and tag.'
                         % (name, host), **kwargs)
     error = client.error([], rc, out, err)
     if isinstance(error, CtrError) and error.__class__ is not CtrError:
         return error
-    return CtrError('Pulling %s failed: %s' % (name, reason), **kwargs)
+    return CtrError('%s %s failed: %s' % (action, name, reason), **kwargs)
 
 
 # -- archives ------------------------------------------------------------------------

@@ -150,8 +150,9 @@ attributes:
 notes:
   - A no-op O(state=present) run costs two ctr calls (C(images ls) and C(images check), filtered by name);
     RV(ctr_calls) reports the number of every run.
-  - containerd 2.x does not verify the TLS certificate of registries on C(localhost)/C(127.0.0.1);
-    containerd 1.6 does (and then falls back to plain HTTP, answering C(400 Bad Request)).
+  - Registries on C(localhost)/C(127.0.0.1) differ between versions (measured with the test rig):
+    containerd 1.6 talks plain HTTP to them unless a O(hosts_dir) entry says https (a TLS registry then
+    answers C(400 Bad Request)); containerd 2.1 reached a TLS registry there without its CA.
 seealso:
   - module: ctrops.containerd.containerd_image_info
   - module: ctrops.containerd.registry_push

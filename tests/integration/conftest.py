@@ -159,3 +159,18 @@ def counting_ctr(containerd, tmp_path):
         log.write_text("")
         return len(calls)
     return str(wrapper), count
+
+
+@pytest.fixture(scope="session")
+def token_registry(tmp_path_factory):
+    """A TLS registry that accepts only Bearer tokens of the rig's token server (distribution token spec).
+
+    Attributes as the other registries (host, ref(), hosts_dir, ca_cert, username, password), plus
+    ``token_server`` (its ``requests`` record who asked for which scopes)."""
+    from rig.token_server import TokenRegistry
+
+    registry = TokenRegistry(str(tmp_path_factory.mktemp("registry-token")))
+    try:
+        yield registry.start()
+    finally:
+        registry.stop()

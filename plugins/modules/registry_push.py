@@ -1,0 +1,327 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) ctrops.containerd contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: registry_push
+short_description: Push a containerd image to a registry only when the remote differs
+version_added: 0.1.0
+description:
+  - Tags a local image with its destination and pushes it (C(ctr images tag) then C(ctr images push)),
+    as the field notes do for a self-hosted registry.
+  - Before pushing, asks the registry for the destination's digest (HTTP C(HEAD) with the OCI and Docker
+    manifest and index media types in C(Accept)) and pushes only when it differs from the local image's
+    target digest, or when O(force=true).
+options:
+  name:
+    description:
+      - The local image to push, as users write it (normalised like docker does).
+    type: str
+    required: true
+  destination:
+    description:
+      - Where to push, C(host[:port]/repository[:tag]); the tag defaults to the local image's tag.
+      - When omitted, O(registry), O(repository) and O(tag) compose it.
+    type: str
+  registry:
+    description:
+      - Registry host (C(host[:port])) when O(destination) is not given.
+    type: str
+  repository:
+    description:
+      - Repository path on O(registry); defaults to the local image's path (V(library/nginx) for V(nginx:alpine)).
+    type: str
+  tag:
+    description:
+      - Tag on O(registry); defaults to the local image's tag.
+    type: str
+  keep_tag:
+    description:
+      - Keep the local tag named after the destination once pushed. V(false) removes it
+        (unless it is O(name) itself), also when nothing had to be pushed.
+    type: bool
+    default: true
+  force:
+    description:
+      - Push even when the registry already serves the local digest.
+    type: bool
+    default: false
+  platform:
+    description:
+      - Push only this platform's content (ctr's C(--platform)). By default everything the image references is
+        pushed, which needs all of it present locally (pull with C(all_platforms) for multi-platform images).
+    type: str
+  plain_http:
+    description:
+      - Talk to the registry over plain HTTP.
+    type: bool
+    default: false
+  ca_cert:
+    description:
+      - CA certificate (PEM) to verify the registry's TLS certificate with.
+      - O(ca_cert), O(client_cert) and O(validate_certs=false) reach ctr as a temporary hosts directory
+        (ctr's C(--tlscacert) needs C(--local) in containerd 2.x, and containerd 1.x talks plain HTTP to
+        registries on localhost unless a hosts file says https). Not together with O(hosts_dir).
+    type: path
+  client_cert:
+    description:
+      - Client certificate (PEM) for registries that require one.
+    type: path
+  client_key:
+    description:
+      - Key of O(client_cert).
+    type: path
+  validate_certs:
+    description:
+      - Verify the registry's TLS certificate. V(false) is unsafe.
+    type: bool
+    default: true
+  hosts_dir:
+    description:
+      - A registry hosts directory in containerd's C(certs.d) layout (C(<dir>/<host:port>/hosts.toml)); its
+        endpoint, CA and client certificate are used, as containerd uses them for pulls.
+    type: path
+  username:
+    description:
+      - User name for the registry (basic auth, or the credentials sent to a Bearer token server).
+    type: str
+  password:
+    description:
+      - Password for the registry. ctr receives it on a pseudo-terminal at its prompt and the registry check
+        sends it over HTTP from the module itself: it never appears in any process's argument list or
+        environment, in results or in logs.
+    type: str
+extends_documentation_fragment:
+  - ctrops.containerd.client
+  - ctrops.containerd.client.NAMESPACE
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+    details: The registry is asked for the destination's digest, so the prediction is that of a real run.
+  diff_mode:
+    support: full
+    details: Shows the destination's remote digest before and after.
+  platform:
+    platforms: posix
+notes:
+  - Registries answering with a Bearer challenge (C(WWW-Authenticate Bearer realm=...,service=...,scope=...),
+    Harbor, distribution with token auth) and with basic auth are both supported.
+  - A no-op run costs one ctr call (C(images ls) of the image and of the destination tag) and one
+    HTTP C(HEAD) (plus the challenge round trip and a token request with authentication).
+seealso:
+  - module: ctrops.containerd.containerd_image
+author:
+  - ctrops.containerd maintainers (@ctrops)
+'''
+
+EXAMPLES = r'''
+- name: Push to a self-hosted registry, as in the field notes
+  ctrops.containerd.registry_push:
+    name: nginx:alpine
+    registry: registry.example:5000
+    username: deploy
+    password: "{{ vault_registry_password }}"
+    hosts_dir: /etc/containerd/certs.d
+
+- name: Push under another name, without keeping the extra local tag
+  ctrops.containerd.registry_push:
+    name: docker.io/team/app:1.2
+    destination: 10.0.0.5:5000/team/app:stable
+    plain_http: true
+    keep_tag: false
+'''
+
+RETURN = r'''
+destination:
+  description: The normalised destination reference.
+  returned: always
+  type: str
+  sample: registry.example:5000/library/nginx:alpine
+local_digest:
+  description: Target digest of the local image.
+  returned: always
+  type: str
+remote_digest_before:
+  description: Digest the registry served for the destination before the task (null when it had none).
+  returned: always
+  type: str
+remote_digest_after:
+  description: Digest the registry serves after the task (in check mode, the predicted one).
+  returned: always
+  type: str
+pushed:
+  description: Whether the image was pushed (in check mode, whether it would be).
+  returned: always
+  type: bool
+actions:
+  description: The operations performed (or that would be, in check mode).
+  returned: always
+  type: list
+  elements: str
+  sample: ["tag docker.io/library/nginx:alpine as registry.example:5000/library/nginx:alpine",
+           "push registry.example:5000/library/nginx:alpine"]
+ctr_calls:
+  description: Number of ctr invocations of this run.
+  returned: always
+  type: int
+'''
+
+import atexit
+import re
+import shutil
+import tempfile
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.ctrops.containerd.plugins.module_utils import reference
+from ansible_collections.ctrops.containerd.plugins.module_utils.client import (
+    ContainerdClient,
+    CtrError,
+    client_argument_spec,
+)
+from ansible_collections.ctrops.containerd.plugins.module_utils.images import ImageStore, write_hosts_dir
+from ansible_collections.ctrops.containerd.plugins.module_utils.registry import RegistryClient, RegistryError
+
+_HOST_RE = re.compile(r'^(?:localhost|[^/]*[.:][^/]*|\[[0-9a-fA-F:]+\](?::[0-9]+)?)$')
+
+
+def compose_destination(module, local):
+    """The destination reference: O(destination) or registry/repository:tag, with defaults from the local image."""
+    params = module.params
+    text = params['destination']
+    if text is None:
+        registry = params['registry'].strip().rstrip('/')
+        if '/' in registry or not registry:
+            module.fail_json(msg='Invalid registry %r: give host[:port] only; put the path in repository.' % registry)
+        text = '%s/%s:%s' % (registry, (params['repository'] or local.path).strip('/'), params['tag'] or local.tag or 'latest')
+    first = text.split('/', 1)[0]
+    if '/' not in text or not _HOST_RE.match(first):
+        module.fail_json(msg='Invalid destination %r: it names no registry host; write host[:port]/repository[:tag].'
+                         % text)
+    try:
+        dest = reference.parse(text, default_tag=False)
+    except reference.ReferenceError as exc:
+        module.fail_json(msg='Invalid destination: %s.' % exc)
+    if dest.digest:
+        module.fail_json(msg='Invalid destination %r: push to a tag, not to a digest.' % text)
+    if dest.tag is None:
+        dest = dest.with_tag(local.tag or 'latest')
+    return dest
+
+
+def main():
+    argument_spec = client_argument_spec()
+    argument_spec.update(
+        name=dict(type='str', required=True),
+        destination=dict(type='str'),
+        registry=dict(type='str'),
+        repository=dict(type='str'),
+        tag=dict(type='str'),
+        keep_tag=dict(type='bool', default=True),
+        force=dict(type='bool', default=False),
+        platform=dict(type='str'),
+        plain_http=dict(type='bool', default=False),
+        ca_cert=dict(type='path'),
+        client_cert=dict(type='path'),
+        client_key=dict(type='path'),
+        validate_certs=dict(type='bool', default=True),
+        hosts_dir=dict(type='path'),
+        username=dict(type='str'),
+        password=dict(type='str', no_log=True),
+    )
+    module = AnsibleModule(
+        argument_spec=argument_spec,
+        supports_check_mode=True,
+        mutually_exclusive=[('destination', 'registry'), ('destination', 'repository'), ('destination', 'tag'),
+                            ('hosts_dir', 'ca_cert'), ('hosts_dir', 'client_cert')],
+        required_one_of=[('destination', 'registry')],
+        required_together=[('username', 'password'), ('client_cert', 'client_key')],
+    )
+    params = module.params
+    if params['username'] and ':' in params['username']:
+        module.fail_json(msg='Invalid username: it must not contain ":".')
+    try:
+        local = reference.parse(params['name'])
+    except reference.ReferenceError as exc:
+        module.fail_json(msg='Invalid name: %s.' % exc)
+    name = str(local)
+    dest = compose_destination(module, local)
+    destination = str(dest)
+
+    client = ContainerdClient.from_module(module)
+    store = ImageStore(client)
+    registry = RegistryClient(dest.domain, plain_http=params['plain_http'], ca_cert=params['ca_cert'],
+                              client_cert=params['client_cert'], client_key=params['client_key'],
+                              validate_certs=params['validate_certs'], username=params['username'],
+                              password=params['password'], timeout=params['timeout'] or 30,
+                              hosts_dir=params['hosts_dir'])
+    transport = dict(plain_http=params['plain_http'], hosts_dir=params['hosts_dir'],
+                     username=params['username'], password=params['password'])
+    tls_options = params['ca_cert'] or params['client_cert'] or not params['validate_certs']
+    temporary = None
+    if tls_options and not params['plain_http'] and not params['hosts_dir']:
+        # The same hosts directory layout containerd uses, written for this run only (see write_hosts_dir).
+        temporary = tempfile.mkdtemp(prefix='ctrops-push-hosts-')
+        atexit.register(shutil.rmtree, temporary, True)
+        transport['hosts_dir'] = write_hosts_dir(temporary, dest.domain, ca_cert=params['ca_cert'],
+                                                 client_cert=params['client_cert'], client_key=params['client_key'],
+                                                 skip_verify=not params['validate_certs'])
+    actions = []
+    result = dict(changed=False, destination=destination, pushed=False)
+    try:
+        found = store.find(name, destination)
+        record = found.get(name)
+        if record is None:
+            module.fail_json(msg='Unknown local image %s in namespace %s: pull or import it first.'
+                             % (name, client.namespace), ctr_calls=client.calls)
+        local_digest = record['digest']
+        try:
+            before = registry.manifest_digest(dest.path, dest.tag)
+        except RegistryError as exc:
+            module.fail_json(msg=exc.message, destination=destination, local_digest=local_digest)
+        push = params['force'] or before != local_digest
+        tagged = found.get(destination)
+        after = before
+        if push:
+            if tagged is None or tagged['digest'] != local_digest:
+                actions.append('tag %s as %s' % (name, destination))
+                if not module.check_mode:
+                    store.tag(name, destination, force=tagged is not None)
+                tagged = dict(record, name=destination)
+            actions.append('push %s' % destination)
+            if not module.check_mode:
+                store.push(destination, transport, platform=params['platform'])
+                try:
+                    after = registry.manifest_digest(dest.path, dest.tag)
+                except RegistryError as exc:
+                    module.warn('Pushed, but could not read the digest back: %s' % exc.message)
+                    after = None
+                if after != local_digest and not params['platform']:
+                    module.warn('The registry serves %s for %s after the push, not the local digest %s.'
+                                % (after, destination, local_digest))
+            else:
+                after = local_digest
+        if not params['keep_tag'] and destination != name and tagged is not None:
+            actions.append('remove local tag %s' % destination)
+            if not module.check_mode:
+                store.remove(destination)
+    except CtrError as exc:
+        module.fail_json(msg=exc.message, actions=actions, destination=destination, **exc.details())
+    result.update(changed=bool(actions), actions=actions, local_digest=local_digest, remote_digest_before=before,
+                  remote_digest_after=after, pushed=push, ctr_calls=client.calls)
+    if module._diff:
+        result['diff'] = dict(before=dict(destination=destination, remote_digest=before),
+                              after=dict(destination=destination, remote_digest=after),
+                              before_header='registry %s' % destination, after_header='registry %s' % destination)
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()
