@@ -369,6 +369,14 @@ def test_attach_reach_reattach_repair_and_detach(containerd, run_module, rig_ima
     assert again["addresses"] == first["addresses"]
     assert run_module("cni_network", check=True, **net.attach_args(web))["changed"] is False
 
+    # The interface vanishes inside the container: CHECK fails and the attachment is repaired.
+    subprocess.run(["nsenter", "--net=" + first["attachment"]["netns"], "ip", "link", "delete", "eth0"], check=True)
+    checked = run_module("cni_network", **net.attach_args(web))
+    assert checked["changed"] is True, checked
+    assert checked["actions"][0].startswith("repair attachment of %s/eth0 (CHECK failed: " % web), checked["actions"]
+    assert "ctrops rig web" in http_get("http://%s/" % ip_of(checked))
+    assert len(net.leases()) == 2
+
     # The task restarts (new netns): the stale attachment is repaired.
     net.kill_task(web)
     containerd.ctr_run("tasks", "start", "-d", web)
