@@ -483,3 +483,26 @@ def test_ten_parallel_attaches_then_absent_purge(containerd, run_module, rig_ima
     assert nat_rules_of(net.name) == []
     assert os.listdir(net.conf_dir) == []
     assert run_module("cni_network", **purge)["changed"] is False
+
+
+def test_single_plugin_conf_without_check(containerd, run_module, rig_images, import_image, net_1_1, uid):
+    """A .conf of cniVersion 0.3.1 (no CHECK in that version): idempotency rests on the cache and the netns."""
+    net = net_1_1
+    net.containerd = containerd
+    defined = run_module("cni_network", **net.definition(format="conf", cni_version="0.3.1", ip_masq=False))
+    assert defined["network"]["path"].endswith("/10-%s.conf" % net.name)
+    box = net.run(import_image(rig_images["web"]), "conf-" + uid)
+
+    attached = run_module("cni_network", **net.attach_args(box))
+    assert attached["changed"] is True, attached
+    assert attached["result"]["cniVersion"] == "0.3.1"
+    assert "ctrops rig web" in http_get("http://%s/" % ip_of(attached))
+    cached = read_json(net.cache_file(box))
+    assert json.loads(base64.b64decode(cached["config"]))["type"] == "bridge"
+
+    again = run_module("cni_network", **net.attach_args(box))
+    assert again["changed"] is False and again["addresses"] == attached["addresses"]
+
+    detached = run_module("cni_network", **net.attach_args(box, state="detached"))
+    assert detached["changed"] is True
+    assert net.leases() == []
