@@ -466,12 +466,22 @@ def test_ten_parallel_attaches_then_absent_purge(containerd, run_module, rig_ima
     assert len(set(addresses)) == 10, addresses
     assert len(net.leases()) == 10
     assert len(os.listdir(os.path.join(net.cache_dir, "results"))) == 10
+    assert run_module("cni_network", **net.attach_args(names[0]))["changed"] is False
+
+    # The same container attached by three runs at once: the lock lets one ADD, the others find it cached.
+    same = net.run(ref, "c10", "sleep", "600")
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        racing = list(pool.map(run_module_process, [net.attach_args(same)] * 3))
+    assert [result.get("failed", False) for result in racing] == [False] * 3, racing
+    assert sorted(result["changed"] for result in racing) == [False, False, True]
+    assert len({result["addresses"][0] for result in racing}) == 1
+    assert len(net.leases()) == 11
 
     purge = dict(name=net.name, state="absent", purge=True, conf_dir=net.conf_dir, cache_dir=net.cache_dir,
                  bin_dirs=net.bin_dirs)
     predicted = run_module("cni_network", check=True, **purge)
-    assert predicted["changed"] is True and len(predicted["released"]) == 10
-    assert len(net.leases()) == 10
+    assert predicted["changed"] is True and len(predicted["released"]) == 11
+    assert len(net.leases()) == 11
     purged = run_module("cni_network", **purge)
     assert purged["changed"] is True, purged
     assert purged["actions"][-3:] == ["remove IPAM state %s" % os.path.join(net.data_dir, net.name),
