@@ -79,14 +79,15 @@ class ImageStore:
 
     # -- registry transfers --------------------------------------------------------
 
-    def pull(self, name, transport, platform=None, all_platforms=False, snapshotter=None):
-        """``ctr images pull``; registry failures become RegistryPullError messages."""
-        args = ['images', 'pull']
+    def pull(self, name, transport, platform=None, all_platforms=False, snapshotter=None, unpack=True):
+        """``ctr images pull`` (``ctr content fetch`` without unpacking: it creates the record too, in 1.6
+        and 2.x); registry failures become plain messages."""
+        args = ['images', 'pull'] if unpack else ['content', 'fetch']
         if all_platforms:
             args.append('--all-platforms')
         elif platform:
             args += ['--platform', platform]
-        if snapshotter:
+        if snapshotter and unpack:
             args += ['--snapshotter', snapshotter]
         args += transport_args(transport) + [name]
         if transport.get('username'):

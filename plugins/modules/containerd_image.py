@@ -90,6 +90,12 @@ options:
     description:
       - Snapshotter to unpack into (or mount from). Default is containerd's.
     type: str
+  unpack:
+    description:
+      - Unpack the pulled image into the snapshotter (C(ctr images pull)). V(false) only fetches the content
+        and creates the record (C(ctr content fetch)); see RV(image.unpacked).
+    type: bool
+    default: true
   archive_path:
     description:
       - The archive to import (O(source=archive)) or to write (O(state=exported)).
@@ -150,7 +156,7 @@ attributes:
 notes:
   - A no-op O(state=present) run costs two ctr calls (C(images ls) and C(images check), filtered by name);
     RV(ctr_calls) reports the number of every run.
-  - Registries on C(localhost)/C(127.0.0.1) differ between versions (measured with the test rig):
+  - Registries on C(localhost)/C(127.0.0.1) differ between versions, as measured with the test rig.
     containerd 1.6 talks plain HTTP to them unless a O(hosts_dir) entry says https (a TLS registry then
     answers C(400 Bad Request)); containerd 2.1 reached a TLS registry there without its CA.
 seealso:
@@ -239,6 +245,9 @@ image:
     complete:
       description: Whether all content for the host platform is present (C(ctr images check)).
       type: bool
+    unpacked:
+      description: Whether the image is unpacked into the snapshotter (C(ctr images check)).
+      type: bool
 remote_digest:
   description: The digest the registry serves for O(name) (resolved over HTTP in check mode with O(pull=always)).
   returned: when O(pull=always)
@@ -282,7 +291,7 @@ from ansible_collections.ctrops.containerd.plugins.module_utils.images import (
 )
 from ansible_collections.ctrops.containerd.plugins.module_utils.registry import RegistryClient, RegistryError
 
-RECORD_KEYS = ('digest', 'media_type', 'size', 'platforms', 'labels', 'complete')
+RECORD_KEYS = ('digest', 'media_type', 'size', 'platforms', 'labels', 'complete', 'unpacked')
 
 
 class Failure(Exception):
@@ -409,7 +418,8 @@ class ImageTask:
             if current is None:
                 raise Failure('containerd reported success, but no image %s exists afterwards.' % name)
         elif changed_record:
-            current = dict(current or {}, complete=True, **predicted)
+            unpacked = params['unpack'] if source == 'pull' else (current or {}).get('unpacked', True)
+            current = dict(current or {}, complete=True, unpacked=unpacked, **predicted)
             current.setdefault('labels', {})
         if source == 'pull' and params['pull'] == 'always' and not self.check:
             self.extra['remote_digest'] = current['digest']
@@ -466,7 +476,7 @@ class ImageTask:
         platform = params['platform']
         try:
             self.store.pull(name, transport(params), platform=platform, all_platforms=params['all_platforms'],
-                            snapshotter=params['snapshotter'])
+                            snapshotter=params['snapshotter'], unpack=params['unpack'])
             if platform:
                 # containerd 2.x pulls an index without a matching platform and reports success.
                 record = self.store.get(name)
@@ -632,6 +642,7 @@ def main():
         username=dict(type='str'),
         password=dict(type='str', no_log=True),
         snapshotter=dict(type='str'),
+        unpack=dict(type='bool', default=True),
         archive_path=dict(type='path'),
         additional_names=dict(type='list', elements='str', default=[]),
         mode=dict(type='raw', default='0644'),

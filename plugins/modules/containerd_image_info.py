@@ -94,6 +94,9 @@ images:
     complete:
       description: Whether all content for the host platform is present.
       type: bool
+    unpacked:
+      description: Whether the image is unpacked into the snapshotter.
+      type: bool
 missing:
   description: Names given in O(name) that do not exist.
   returned: always
@@ -115,7 +118,7 @@ from ansible_collections.ctrops.containerd.plugins.module_utils.client import (
 )
 from ansible_collections.ctrops.containerd.plugins.module_utils.images import ImageStore
 
-KEYS = ('name', 'digest', 'media_type', 'size', 'platforms', 'labels', 'complete')
+KEYS = ('name', 'digest', 'media_type', 'size', 'platforms', 'labels', 'complete', 'unpacked')
 
 
 def main():

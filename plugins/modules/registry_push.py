@@ -94,7 +94,7 @@ options:
   password:
     description:
       - Password for the registry. ctr receives it on a pseudo-terminal at its prompt and the registry check
-        sends it over HTTP from the module itself: it never appears in any process's argument list or
+        sends it over HTTP from the module itself, so it never appears in any process's argument list or
         environment, in results or in logs.
     type: str
 extends_documentation_fragment:

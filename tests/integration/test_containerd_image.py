@@ -88,6 +88,19 @@ def test_pull_is_predicted_applied_idempotent_and_cheap(containerd, run_module, 
     assert image(containerd, ns, run_module, check=True, **args)["changed"] is False
 
 
+def test_pull_without_unpacking(containerd, run_module, registries, rig_images, ns):
+    args = dict(name=registries["http"].ref("rig/busybox:1"), plain_http=True, unpack=False)
+    predicted = image(containerd, ns, run_module, check=True, **args)
+    assert predicted["changed"] is True
+    assert predicted["image"]["unpacked"] is False
+    fetched = image(containerd, ns, run_module, **args)
+    assert fetched["changed"] is True, fetched
+    assert fetched["image"]["digest"] == rig_images["busybox"]["digest"]
+    assert fetched["image"]["complete"] is True
+    assert fetched["image"]["unpacked"] is False
+    assert image(containerd, ns, run_module, **args)["changed"] is False
+
+
 def test_short_names_are_normalised(containerd, run_module, ns, rig_images, import_image):
     import_image(rig_images["busybox"], namespace=ns)  # docker.io/rig/busybox:1
     result = image(containerd, ns, run_module, name="rig/busybox:1", pull="never")
@@ -328,7 +341,7 @@ def test_info_lists_all_and_by_name(containerd, run_module, ns, rig_images, impo
     assert listed["images"] == [{
         "name": name, "digest": rig_images["busybox"]["digest"],
         "media_type": "application/vnd.oci.image.manifest.v1+json", "size": listed["images"][0]["size"],
-        "platforms": ["linux/amd64"], "labels": {}, "complete": True}]
+        "platforms": ["linux/amd64"], "labels": {}, "complete": True, "unpacked": True}]
     by_name = run_module("containerd_image_info",
                          **containerd.module_args(namespace=ns, name=["rig/busybox:1", "rig/nosuch:1"]))
     assert [i["name"] for i in by_name["images"]] == [name]

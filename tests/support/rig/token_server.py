@@ -88,7 +88,7 @@ class TokenServer:
         if not header or not header.lower().startswith("basic "):
             return None
         try:
-            user, _, password = base64.b64decode(header[6:]).decode().partition(":")
+            user, _sep, password = base64.b64decode(header[6:]).decode().partition(":")
         except ValueError:
             return ("", "")
         return user, password
@@ -115,7 +115,9 @@ class TokenServer:
         """The OAuth2 password grant of the spec (token/oauth), which containerd tries first with credentials."""
         length = int(handler.headers.get("Content-Length") or 0)
         form = urllib.parse.parse_qs(handler.rfile.read(length).decode())
-        field = lambda name: form.get(name, [""])[0]  # noqa: E731
+
+        def field(name):
+            return form.get(name, [""])[0]
         scopes = " ".join(form.get("scope", [])).split()
         self.requests.append({"service": field("service"), "scopes": scopes, "user": field("username"),
                               "grant_type": field("grant_type")})
@@ -133,8 +135,8 @@ class TokenServer:
     def _access(scopes):
         access = []
         for scope in scopes:
-            kind, _, rest = scope.partition(":")
-            name, _, actions = rest.rpartition(":")
+            kind, _sep, rest = scope.partition(":")
+            name, _sep, actions = rest.rpartition(":")
             if kind == "repository" and name:
                 access.append({"type": kind, "name": name,
                                "actions": [a for a in actions.split(",") if a in ("pull", "push")]})
