@@ -401,8 +401,8 @@ def label_changes(current, wanted):
 
 
 def set_labels(client, name, labels):
-    client.run(['containers', 'label', name] + ['%s=%s' % (k, '' if v is None else v)
-                                               for k, v in sorted(labels.items())])
+    pairs = ['%s=%s' % (key, '' if value is None else value) for key, value in sorted(labels.items())]
+    client.run(['containers', 'label', name] + pairs)
 
 
 def delete_container(client, name):

@@ -23,7 +23,7 @@ description:
   - On a difference the container is recreated. If its task was running, the task is stopped
     (O(stop_signal), then SIGKILL after O(stop_timeout)), the container recreated and the task started
     again, so that "present + running" ends running the new spec.
-  - Labels are the exception: labels that differ are set in place, without recreating.
+  - "Labels are the exception: labels that differ are set in place, without recreating."
 options:
   name:
     description:
@@ -193,7 +193,7 @@ attributes:
   platform:
     platforms: posix
 notes:
-  - C(tty) containers are not offered: C(ctr tasks start) of such a container needs a console.
+  - "C(tty) containers are not offered: C(ctr tasks start) of such a container needs a console."
   - CNI networking is the business of ctrops.containerd's CNI modules; a container joins a prepared
     network namespace with O(network_from) set to its path.
 seealso:
@@ -201,7 +201,7 @@ seealso:
   - module: ctrops.containerd.containerd_exec
   - module: ctrops.containerd.containerd_container_info
 author:
-  - ctrops.containerd maintainers
+  - ctrops.containerd maintainers (@ctrops)
 '''
 
 EXAMPLES = r'''
@@ -455,6 +455,7 @@ class ContainerManager:
         if not ctrs.image_exists(self.client, spec['image']):
             self.module.fail_json(msg=ctrs.missing_image_message(spec['image']) % self.client.namespace)
         self.check_policy_supported(spec)
+        self.check_flags_supported(spec)
         restart = old_task is not None and old_task['status'] in RUNNING
         labels = ctrs.managed_labels(spec, self.params['labels'])
         log_uri = None
@@ -467,7 +468,6 @@ class ContainerManager:
             if old_task is not None:
                 self.stop_and_delete_task(old_task)
             self.act('delete container %s' % self.name, ctrs.delete_container, self.client, self.name)
-        self.check_flags_supported(spec)
         args = ctrs.create_args(self.name, spec, labels, ns_paths)
         self.act('create container %s' % self.name, self.client.run, args)
         if restart:

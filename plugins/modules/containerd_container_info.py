@@ -31,7 +31,6 @@ extends_documentation_fragment:
   - ctrops.containerd.client
   - ctrops.containerd.client.NAMESPACE
   - ansible.builtin.action_common_attributes
-  - ansible.builtin.action_common_attributes.info_module
 attributes:
   check_mode:
     support: full
@@ -43,7 +42,7 @@ seealso:
   - module: ctrops.containerd.containerd_container
   - module: ctrops.containerd.containerd_task
 author:
-  - ctrops.containerd maintainers
+  - ctrops.containerd maintainers (@ctrops)
 '''
 
 EXAMPLES = r'''

@@ -80,13 +80,14 @@ attributes:
     platforms: posix
 notes:
   - No TTY is given to the command (C(ctr tasks exec --tty) needs a console).
+  - O(timeout) bounds the whole call, so also how long the command may run.
 seealso:
   - module: ctrops.containerd.containerd_task
   - name: community.docker.docker_container_exec
     description: The Docker module this one follows.
     link: https://docs.ansible.com/ansible/latest/collections/community/docker/docker_container_exec_module.html
 author:
-  - ctrops.containerd maintainers
+  - ctrops.containerd maintainers (@ctrops)
 '''
 
 EXAMPLES = r'''
@@ -130,12 +131,12 @@ stderr:
   type: str
   sample: ''
 stdout_lines:
-  description: O(stdout) split into lines.
+  description: RV(stdout) split into lines.
   returned: success
   type: list
   elements: str
 stderr_lines:
-  description: O(stderr) split into lines.
+  description: RV(stderr) split into lines.
   returned: success
   type: list
   elements: str

@@ -45,7 +45,7 @@ options:
   signal:
     description:
       - Signal that asks the task to stop (V(SIGTERM), V(SIGINT), V(15), ...).
-      - The container's PID 1 ignores signals it has no handler for (as C(sleep) does): such a task
+      - The container's PID 1 ignores signals it has no handler for (as C(sleep) does); such a task
         ends with the SIGKILL after O(stop_timeout).
     type: str
     default: SIGTERM
@@ -68,7 +68,7 @@ attributes:
     platforms: posix
 notes:
   - If the container has a restart policy (O(ctrops.containerd.containerd_container#module:restart_policy)),
-    this module keeps the restart monitor's status label in step: V(running) sets it to C(running)
+    this module keeps the restart monitor's status label in step. V(running) sets it to C(running)
     after the start; V(stopped) and V(absent) set it to C(stopped) before the signal, so that the
     monitor does not start the task again.
   - "CNI networking is not done here: the result's C(task.netns) (C(/proc/PID/ns/net)) is what a CNI
@@ -78,7 +78,7 @@ seealso:
   - module: ctrops.containerd.containerd_container
   - module: ctrops.containerd.containerd_exec
 author:
-  - ctrops.containerd maintainers
+  - ctrops.containerd maintainers (@ctrops)
 '''
 
 EXAMPLES = r'''

@@ -44,6 +44,7 @@ def test_running_is_predicted_applied_and_idempotent(containerd, run_module, mak
 
     started = run_module("containerd_task", **args)
     assert started["changed"] is True, started
+    assert started["actions"] == predicted["actions"]
     pid, status = task(containerd, name)
     assert status == "RUNNING"
     assert started["task"]["pid"] == pid and started["task"]["status"] == "running"
