@@ -220,6 +220,12 @@ def fetch_from(containerd, container, address, attempts=5):
     return out
 
 
+def define(run_module, net, **extra):
+    result = run_module("cni_network", **net.definition(**extra))
+    assert result.get("failed") is not True and result["changed"] is True, result
+    return result
+
+
 def ip_of(result):
     assert len(result["addresses"]) == 1, result
     return result["addresses"][0].split("/")[0]
@@ -333,7 +339,7 @@ def test_name_used_by_another_file_is_refused(run_module, tmp_path):
 
 def test_attach_reach_reattach_repair_and_detach(containerd, run_module, rig_images, import_image, net, uid):
     net.containerd = containerd
-    assert run_module("cni_network", **net.definition())["changed"] is True
+    define(run_module, net)
     web = net.run(import_image(rig_images["web"]), "web-" + uid)
     client = net.run(import_image(rig_images["busybox"]), "bb-" + uid, "sleep", "600")
 
@@ -401,7 +407,7 @@ def test_attach_reach_reattach_repair_and_detach(containerd, run_module, rig_ima
 def test_attach_without_running_task_is_a_clear_error(containerd, run_module, net_1_1, uid):
     net = net_1_1
     net.containerd = containerd
-    run_module("cni_network", **net.definition())
+    define(run_module, net)
     result = run_module("cni_network", **net.attach_args("nothere-" + uid))
     assert result.get("failed") is True
     assert result["msg"] == ("Container nothere-%s has no task in namespace default: start its task before "
@@ -414,7 +420,7 @@ def test_attach_without_running_task_is_a_clear_error(containerd, run_module, ne
 def test_prune_releases_attachments_of_deleted_tasks(containerd, run_module, rig_images, import_image, net_1_1, uid):
     net = net_1_1
     net.containerd = containerd
-    run_module("cni_network", **net.definition())
+    define(run_module, net)
     ref = import_image(rig_images["busybox"])
     gone = net.run(ref, "gone-" + uid, "sleep", "600")
     kept = net.run(ref, "kept-" + uid, "sleep", "600")
@@ -454,7 +460,7 @@ def run_module_process(args):
 def test_ten_parallel_attaches_then_absent_purge(containerd, run_module, rig_images, import_image, net_1_9, uid):
     net = net_1_9
     net.containerd = containerd
-    run_module("cni_network", **net.definition())
+    define(run_module, net)
     ref = import_image(rig_images["busybox"])
     names = [net.run(ref, "c%d" % i, "sleep", "600") for i in range(10)]
 
@@ -499,7 +505,7 @@ def test_single_plugin_conf_without_check(containerd, run_module, rig_images, im
     """A .conf of cniVersion 0.3.1 (no CHECK in that version): idempotency rests on the cache and the netns."""
     net = net_1_1
     net.containerd = containerd
-    defined = run_module("cni_network", **net.definition(format="conf", cni_version="0.3.1", ip_masq=False))
+    defined = define(run_module, net, format="conf", cni_version="0.3.1", ip_masq=False)
     assert defined["network"]["path"].endswith("/10-%s.conf" % net.name)
     box = net.run(import_image(rig_images["web"]), "conf-" + uid)
 
