@@ -416,7 +416,11 @@ class ContainerManager:
             return func(*args)
         return None
 
-    def stop_and_delete_task(self, task):
+    def stop_and_delete_task(self, task, labels):
+        if task['status'] in RUNNING and labels.get(ctrs.RESTART_STATUS) == 'running':
+            # Else containerd's restart monitor could start the task again before it is deleted.
+            self.act('set label %s=stopped' % ctrs.RESTART_STATUS, ctrs.set_labels, self.client, self.name,
+                     {ctrs.RESTART_STATUS: 'stopped'})
         if task['status'] in RUNNING:
             self.act('stop task %s' % self.name, ctrs.stop_task, self.client, self.name, task,
                      self.params['stop_signal'], self.params['stop_timeout'])
@@ -466,7 +470,7 @@ class ContainerManager:
                 if spec['restart_policy'] != 'no':
                     labels[ctrs.RESTART_LOGURI] = log_uri
             if old_task is not None:
-                self.stop_and_delete_task(old_task)
+                self.stop_and_delete_task(old_task, old['labels'])
             self.act('delete container %s' % self.name, ctrs.delete_container, self.client, self.name)
         args = ctrs.create_args(self.name, spec, labels, ns_paths)
         self.act('create container %s' % self.name, self.client.run, args)
@@ -514,7 +518,7 @@ class ContainerManager:
                                           '(ctrops.containerd.containerd_task state=absent) or set force=true '
                                           'to stop and delete it with the container.'
                                       % (self.name, task['status'], task['pid']))
-            self.stop_and_delete_task(task)
+            self.stop_and_delete_task(task, info.get('Labels') or {})
         self.act('delete container %s' % self.name, ctrs.delete_container, self.client, self.name)
 
 

@@ -115,6 +115,9 @@ def remove_container(containerd, name, namespace="default"):
     """Kill and delete a container's task, then the container, with the tests' own ctr (teardown)."""
     import time
 
+    # Tell containerd's restart monitor to leave the task down, so that it does not start it again.
+    containerd.ctr_run("containers", "label", name, "containerd.io/restart.status=stopped", namespace=namespace,
+                       check=False)
     containerd.ctr_run("tasks", "kill", "--all", "--signal", "SIGKILL", name, namespace=namespace, check=False)
     for _attempt in range(50):
         if containerd.ctr_run("tasks", "delete", "--force", name, namespace=namespace,

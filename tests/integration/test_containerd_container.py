@@ -264,6 +264,17 @@ def test_restart_policy_brings_the_task_back(containerd, run_module, busybox, co
     else:
         pytest.fail("the restart monitor did not start the task again: %s" % (task(containerd, name),))
 
+    # A recreate tells the monitor first, so it does not start the old task again while it goes.
+    recreated = run_module("containerd_container", **containerd.module_args(
+        name=name, image="rig/busybox:1", command=["sleep", "600"], restart_policy="always", env={"A": "1"},
+        stop_timeout=1))
+    label = "containerd.io/restart.status"
+    assert recreated["actions"] == ["set label %s=stopped" % label, "stop task %s" % name, "delete task %s" % name,
+                                    "delete container %s" % name, "create container %s" % name,
+                                    "start task %s" % name, "set label %s=running" % label], recreated
+    assert task(containerd, name)[1] == "RUNNING"
+    assert info(containerd, name)["Labels"][label] == "running"
+
 
 def test_restart_policy_needs_containerd_17_for_policies(containerd, run_module, busybox, container_name):
     name = container_name()
