@@ -233,6 +233,9 @@ def registry_error(client, name, transport, rc, out, err, platform=None, action=
     password = transport.get('password')
     if password:
         reason = reason.replace(password, '********')
+    if action == 'Pushing' and ('insufficient_scope' in lowered or 'push access denied' in lowered):
+        return CtrError('Registry %s rejected the push of %s: the account may not push to this repository, or the '
+                        'repository (project) does not exist. (ctr said: %s)' % (host, name, reason), **kwargs)
     if 'no match for platform' in lowered:
         return CtrError('Image %s has no manifest for platform %s: choose another platform or set all_platforms=true.'
                         % (name, platform or 'of this host'), **kwargs)

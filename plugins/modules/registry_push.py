@@ -290,14 +290,23 @@ def main():
         tagged = found.get(destination)
         after = before
         if push:
+            created = False
             if tagged is None or tagged['digest'] != local_digest:
                 actions.append('tag %s as %s' % (name, destination))
                 if not module.check_mode:
                     store.tag(name, destination, force=tagged is not None)
+                created = tagged is None
                 tagged = dict(record, name=destination)
             actions.append('push %s' % destination)
             if not module.check_mode:
-                store.push(destination, transport, platform=params['platform'])
+                try:
+                    store.push(destination, transport, platform=params['platform'])
+                except CtrError:
+                    if created:
+                        # Leave the host as it was: no tag of a push that did not happen.
+                        store.remove(destination)
+                        actions.append('remove local tag %s (the push failed)' % destination)
+                    raise
                 try:
                     after = registry.manifest_digest(dest.path, dest.tag)
                 except RegistryError as exc:

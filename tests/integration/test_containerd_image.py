@@ -1,6 +1,7 @@
 """containerd_image and containerd_image_info against the rig's containerd and registries, per matrix version."""
 
 import os
+import subprocess
 import threading
 
 import pytest
@@ -332,6 +333,19 @@ def test_mount_and_unmount(containerd, run_module, ns, rig_images, import_image,
     notdir.write_text("x")
     failed = image(containerd, ns, run_module, name=name, state="mounted", mount_path=str(notdir))
     assert failed["msg"] == "mount_path %s is not a directory: create it first." % notdir
+
+    # Something else mounted there: refused, for mounting and for unmounting alike.
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "tmpfs", str(busy)], check=True)
+    try:
+        refused = image(containerd, ns, run_module, name=name, state="mounted", mount_path=str(busy))
+        assert refused["msg"] == ("mount_path %s is busy: something other than a containerd image mount is "
+                                  "mounted there." % busy)
+        kept = image(containerd, ns, run_module, name=name, state="unmounted", mount_path=str(busy))
+        assert kept["msg"].startswith("mount_path %s is mounted, but not by containerd_image" % busy)
+    finally:
+        subprocess.run(["umount", str(busy)], check=True)
 
 
 def test_info_lists_all_and_by_name(containerd, run_module, ns, rig_images, import_image):

@@ -145,6 +145,17 @@ def test_credentials_never_leak(containerd, run_module, registries, token_regist
     assert "refused the credentials of user %s (HTTP 401)" % registry.username in wrong["msg"], wrong["msg"]
     assert "not-the-password" not in str(wrong)
 
+    if flavour == "token":
+        # A repository the account may only pull from (a read-only project on Harbor-like registries).
+        registry.token_server.read_only.add("ro-%s/app" % uid)
+        rejected = push(containerd, ns, run_module, password=registry.password, **dict(
+            common, destination=registry.ref("ro-%s/app:1" % uid)))
+        assert rejected.get("failed") is True
+        assert rejected["msg"].startswith("Registry %s rejected the push of %s: the account may not push to this "
+                                          "repository" % (registry.host, registry.ref("ro-%s/app:1" % uid))), \
+            rejected["msg"]
+        assert registry.ref("ro-%s/app:1" % uid) not in local_names(containerd, ns), "a failed push left its tag"
+
     anonymous = push(containerd, ns, run_module, name=name, destination=common["destination"],
                      hosts_dir=registry.hosts_dir)
     assert anonymous["msg"] == "registry %s requires authentication (HTTP 401): set username and password." \

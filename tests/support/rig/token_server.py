@@ -47,6 +47,8 @@ class TokenServer:
         self.key = os.path.join(self.workdir, "token.key")
         self.cert = os.path.join(self.workdir, "token.crt")
         self.requests: list[dict] = []
+        # Repositories for which push is never granted (a read-only project on Harbor-like registries).
+        self.read_only: set[str] = set()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.realm: str | None = None
@@ -131,15 +133,15 @@ class TokenServer:
         self._reply(handler, 200, {"access_token": token, "scope": " ".join(scopes), "expires_in": 300,
                                    "issued_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
 
-    @staticmethod
-    def _access(scopes):
+    def _access(self, scopes):
         access = []
         for scope in scopes:
             kind, _sep, rest = scope.partition(":")
             name, _sep, actions = rest.rpartition(":")
             if kind == "repository" and name:
+                allowed = ("pull",) if name in self.read_only else ("pull", "push")
                 access.append({"type": kind, "name": name,
-                               "actions": [a for a in actions.split(",") if a in ("pull", "push")]})
+                               "actions": [a for a in actions.split(",") if a in allowed]})
         return access
 
     @staticmethod
