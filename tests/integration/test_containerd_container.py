@@ -66,7 +66,9 @@ def test_create_is_predicted_applied_and_idempotent(containerd, run_module, busy
     assert run_module("containerd_container", check=True, **args)["changed"] is False
 
 
-def test_each_managed_field_change_recreates(containerd, run_module, busybox, container_name, tmp_path):
+def test_each_managed_field_change_recreates(containerd, run_module, busybox, import_image, rig_images,
+                                            container_name, tmp_path):
+    import_image(rig_images["web"])
     name = container_name()
     base = dict(name=name, image="rig/busybox:1", command=["sleep", "600"])
     steps = [
@@ -80,6 +82,7 @@ def test_each_managed_field_change_recreates(containerd, run_module, busybox, co
         ("net_host", dict(net_host=True)),
         ("privileged", dict(privileged=True)),
         ("restart_policy", dict(restart_policy="always")),
+        ("image", dict(image="rig/web:1")),
     ]
     run_module("containerd_container", **containerd.module_args(**base))
     for step, (field, change) in enumerate(steps):
@@ -328,6 +331,11 @@ def test_errors_are_clear(containerd, run_module, busybox, container_name, tmp_p
     assert locked.get("failed") is True
     assert locked["msg"].startswith("Container %s exists with another spec (command: wanted ['true']" % name)
     assert locked["differences"] == ["command"]
+    other_image = run_module("containerd_container", **containerd.module_args(
+        name=name, image="rig/other:1", recreate=False))
+    assert other_image.get("failed") is True
+    assert other_image["msg"].startswith("Container %s exists with another spec (image: wanted "
+                                         "'docker.io/rig/other:1', found 'docker.io/rig/busybox:1')" % name)
 
     down = run_module("containerd_container", **containerd.module_args(
         name=name, image="rig/busybox:1", address=str(tmp_path / "missing.sock")))
