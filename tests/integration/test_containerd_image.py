@@ -62,7 +62,8 @@ class ProcScanner(threading.Thread):
         self.join()
 
 
-def test_pull_is_predicted_applied_idempotent_and_cheap(containerd, run_module, registries, rig_images, ns):
+def test_pull_is_predicted_applied_idempotent_and_cheap(containerd, run_module, registries, rig_images, ns,
+                                                        counting_ctr):
     http = registries["http"]
     name = http.ref("rig/busybox:1")
     args = dict(name=name, plain_http=True)
@@ -87,6 +88,13 @@ def test_pull_is_predicted_applied_idempotent_and_cheap(containerd, run_module, 
     assert again["diff"]["before"] == again["diff"]["after"]
     assert again["ctr_calls"] <= NOOP_PRESENT_MAX_CALLS, again["ctr_calls"]
     assert image(containerd, ns, run_module, check=True, **args)["changed"] is False
+
+    # The module's own count agrees with a wrapper that counts real ctr executions.
+    executable, count = counting_ctr
+    count()
+    counted = image(containerd, ns, run_module, executable=executable, **args)
+    assert counted["changed"] is False
+    assert count() == counted["ctr_calls"] == NOOP_PRESENT_MAX_CALLS
 
 
 def test_pull_without_unpacking(containerd, run_module, registries, rig_images, ns):

@@ -36,7 +36,8 @@ def local_names(containerd, ns):
     return containerd.ctr_run("images", "ls", "-q", namespace=ns).stdout.split()
 
 
-def test_push_only_when_the_remote_differs(containerd, run_module, registries, ns, local, uid, tmp_path):
+def test_push_only_when_the_remote_differs(containerd, run_module, registries, ns, local, uid, tmp_path,
+                                           counting_ctr):
     http = registries["http"]
     name, digest = local
     repo = "push-%s/busybox" % uid
@@ -63,6 +64,11 @@ def test_push_only_when_the_remote_differs(containerd, run_module, registries, n
     assert again["changed"] is False, again
     assert again["pushed"] is False
     assert again["ctr_calls"] <= NOOP_MAX_CALLS, again["ctr_calls"]
+    executable, count = counting_ctr
+    count()
+    counted = push(containerd, ns, run_module, executable=executable, **args)
+    assert counted["changed"] is False
+    assert count() == counted["ctr_calls"] == NOOP_MAX_CALLS
     assert push(containerd, ns, run_module, check=True, **args)["changed"] is False
 
     forced = push(containerd, ns, run_module, check=True, force=True, **args)
