@@ -6,9 +6,8 @@
 running a plugin chain as a CNI runtime does, libcni's result cache, and the lock
 that serialises attachment changes on one host.
 
-Standard library only. Plugin execution goes through ``module.run_command`` (an
-argument vector, never a shell); everything else is pure functions that the unit
-tests call directly.
+Standard library only. Plugins run with an argument vector, never through a shell;
+everything else is pure functions that the unit tests call directly.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -24,6 +23,7 @@ import json
 import os
 import re
 import shlex
+import subprocess
 import tempfile
 import time
 
@@ -331,25 +331,44 @@ def _plugin_error(path, command, rc, out, err):
 
 
 class PluginRunner:
-    """Runs CNI plugins with the environment of the spec, through module.run_command."""
+    """Runs CNI plugins with the environment of the spec (an argument vector, never a shell).
 
-    def __init__(self, module, bin_dirs):
+    Not module.run_command: a plugin may exit before reading its stdin (some answer VERSION without
+    reading it), and run_command then fails the whole module with EPIPE; communicate() tolerates that.
+    """
+
+    def __init__(self, module, bin_dirs, timeout=60):
         self.module = module
         self.bin_dirs = bin_dirs
+        self.timeout = timeout or None
 
     def exec_plugin(self, path, command, stdin_data, env):
-        environ = dict(CNI_COMMAND=command, CNI_PATH=':'.join(self.bin_dirs))
+        environ = dict(os.environ)
+        environ.update(CNI_COMMAND=command, CNI_PATH=':'.join(self.bin_dirs), LC_ALL='C')
         environ.update(env)
-        rc, out, err = self.module.run_command([path], data=stdin_data, binary_data=True,
-                                               environ_update=environ)
-        if rc != 0:
-            raise _plugin_error(path, command, rc, out, err)
+        name = os.path.basename(path)
+        try:
+            proc = subprocess.Popen([path], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    env=environ, close_fds=True)
+        except OSError as exc:
+            raise CniError('CNI plugin %s could not be run: %s' % (path, exc))
+        try:
+            out, err = proc.communicate(stdin_data.encode('utf-8'), timeout=self.timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            raise CniError('CNI plugin %s did not finish %s within %s seconds (option timeout).'
+                           % (name, command, self.timeout))
+        out = out.decode('utf-8', 'replace')
+        err = err.decode('utf-8', 'replace')
+        if proc.returncode != 0:
+            raise _plugin_error(path, command, proc.returncode, out, err)
         if not out.strip():
             return None
         try:
             return json.loads(out)
         except ValueError:
-            raise CniError('CNI plugin %s printed no JSON on %s: %r' % (os.path.basename(path), command, out[:200]))
+            raise CniError('CNI plugin %s printed no JSON on %s: %r' % (name, command, out[:200]))
 
     def version(self, path, cni_version):
         env = dict(CNI_CONTAINERID='', CNI_NETNS='', CNI_IFNAME='', CNI_ARGS='')

@@ -181,8 +181,8 @@ attributes:
 notes:
   - Attachments are keyed as libcni keys them, by network name, container ID and interface name. Two
     containers of the same ID in different containerd namespaces therefore share one key.
-  - The options O(address), O(namespace), O(timeout) and O(executable) are only used by O(state=attached)
-    and O(state=pruned), which ask containerd for the task's PID.
+  - The options O(address), O(namespace) and O(executable) are only used by O(state=attached) and
+    O(state=pruned), which ask containerd for the task's PID. O(timeout) also limits each CNI plugin call.
 seealso:
   - name: CNI specification
     description: The contract between a runtime and the CNI plugins.
@@ -354,7 +354,7 @@ def ensure_present(module, result):
     params = module.params
     config = cni.build_config(params)
     cni.validate_structure(config, params['name'])
-    runner = cni.PluginRunner(module, params['bin_dirs'])
+    runner = cni.PluginRunner(module, params['bin_dirs'], params['timeout'])
     cni.validate_plugins(runner, config, params['bin_dirs'])
     conf_dir = params['conf_dir']
     path = os.path.join(conf_dir, cni.config_filename(params['name'], params['priority'], params['format']))
@@ -437,7 +437,7 @@ def release(module, runner, path, cached, reason, released, result):
 
 def purge_network(module, name, configs, released, result):
     params = module.params
-    runner = cni.PluginRunner(module, params['bin_dirs'])
+    runner = cni.PluginRunner(module, params['bin_dirs'], params['timeout'])
     cached = cni.cached_attachments(params['cache_dir'], name)
     for path, entry in cached.items():
         release(module, runner, path, entry, 'network purged', released, result)
@@ -491,7 +491,7 @@ def ensure_attached(module, client, result):
     _path, config = cni.read_network(params['conf_dir'], params['name'])
     cni.validate_structure(config, params['name'])
     netns = task_netns(client, params['container'])
-    runner = cni.PluginRunner(module, params['bin_dirs'])
+    runner = cni.PluginRunner(module, params['bin_dirs'], params['timeout'])
     attachment = cni.Attachment(params['name'], params['container'], params['ifname'], netns,
                                 params['cni_args'], params['capability_args'])
     cache_file = cni.cache_path(params['cache_dir'], params['name'], params['container'], params['ifname'])
@@ -546,7 +546,7 @@ def judge(runner, config, attachment, owner, cached):
 def ensure_detached(module, result):
     params = module.params
     cache_file = cni.cache_path(params['cache_dir'], params['name'], params['container'], params['ifname'])
-    runner = cni.PluginRunner(module, params['bin_dirs'])
+    runner = cni.PluginRunner(module, params['bin_dirs'], params['timeout'])
     with cni.FileLock(params['cache_dir'], params['lock_timeout']):
         cached = cni.read_cache(cache_file)
         if cached is not None:
@@ -561,7 +561,7 @@ def ensure_detached(module, result):
 
 def ensure_pruned(module, client, result):
     params = module.params
-    runner = cni.PluginRunner(module, params['bin_dirs'])
+    runner = cni.PluginRunner(module, params['bin_dirs'], params['timeout'])
     released = []
     with cni.FileLock(params['cache_dir'], params['lock_timeout']):
         entries = cni.cached_attachments(params['cache_dir'], params['name'])

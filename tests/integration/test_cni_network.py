@@ -222,7 +222,7 @@ def fetch_from(containerd, container, address, attempts=5):
 
 def define(run_module, net, **extra):
     result = run_module("cni_network", **net.definition(**extra))
-    assert result.get("failed") is not True and result["changed"] is True, result
+    assert result.get("failed") is not True and result["changed"] is True, json.dumps(result)
     return result
 
 
@@ -417,32 +417,45 @@ def test_attach_without_running_task_is_a_clear_error(containerd, run_module, ne
     assert undefined["msg"].startswith("Network undefined-%s is not defined in %s" % (uid, net.conf_dir))
 
 
-def test_prune_releases_attachments_of_deleted_tasks(containerd, run_module, rig_images, import_image, net_1_1, uid):
+def test_prune_releases_attachments_of_gone_stopped_and_restarted_tasks(containerd, run_module, rig_images,
+                                                                        import_image, net_1_1, uid):
     net = net_1_1
     net.containerd = containerd
     define(run_module, net)
     ref = import_image(rig_images["busybox"])
-    gone = net.run(ref, "gone-" + uid, "sleep", "600")
-    kept = net.run(ref, "kept-" + uid, "sleep", "600")
-    for name in (gone, kept):
+    names = dict((role, net.run(ref, "%s-%s" % (role, uid), "sleep", "600"))
+                 for role in ("gone", "stopped", "restarted", "kept"))
+    for name in names.values():
         assert run_module("cni_network", **net.attach_args(name))["changed"] is True
-    assert len(net.leases()) == 2
+    assert len(net.leases()) == 4
 
-    net.kill_task(gone)  # killed and deleted without a detach: its address leaks until pruned
-    assert len(net.leases()) == 2
+    # Killed and deleted without a detach: the addresses leak until pruned.
+    net.kill_task(names["gone"])
+    containerd.ctr_run("containers", "delete", names["gone"])
+    net.kill_task(names["stopped"])
+    net.kill_task(names["restarted"])
+    containerd.ctr_run("tasks", "start", "-d", names["restarted"])
+    assert len(net.leases()) == 4
 
     args = net.attach_args(None, state="pruned")
     del args["container"]
     predicted = run_module("cni_network", check=True, **args)
-    assert predicted["changed"] is True and len(net.leases()) == 2
+    assert predicted["changed"] is True and len(predicted["released"]) == 3 and len(net.leases()) == 4
     pruned = run_module("cni_network", **args)
     assert pruned["changed"] is True, pruned
-    assert pruned["released"] == [{"container": gone, "ifname": "eth0", "reason": "the container has no running task"}]
+    assert sorted(pruned["released"], key=lambda item: item["container"]) == [
+        {"container": names["gone"], "ifname": "eth0", "reason": "the container no longer exists"},
+        {"container": names["restarted"], "ifname": "eth0", "reason": "the task was restarted"},
+        {"container": names["stopped"], "ifname": "eth0", "reason": "the container has no running task"},
+    ]
     assert len(net.leases()) == 1
-    assert not os.path.exists(net.cache_file(gone)) and os.path.exists(net.cache_file(kept))
-    assert [line for line in nat_rules_of(net.name) if gone in line] == []
+    assert os.listdir(os.path.join(net.cache_dir, "results")) == [os.path.basename(net.cache_file(names["kept"]))]
+    assert [line for line in nat_rules_of(net.name) if names["kept"] not in line] == []
     assert run_module("cni_network", **args)["changed"] is False
-    assert run_module("cni_network", **net.attach_args(kept))["changed"] is False
+    assert run_module("cni_network", **net.attach_args(names["kept"]))["changed"] is False
+    # The restarted task attaches afresh.
+    assert run_module("cni_network", **net.attach_args(names["restarted"]))["actions"] == [
+        "attach %s/eth0" % names["restarted"]]
 
 
 def run_module_process(args):
