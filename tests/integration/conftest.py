@@ -118,6 +118,8 @@ def remove_container(containerd, name, namespace="default"):
     # Tell containerd's restart monitor to leave the task down, so that it does not start it again.
     containerd.ctr_run("containers", "label", name, "containerd.io/restart.status=stopped", namespace=namespace,
                        check=False)
+    # A frozen (paused) task would not act on SIGKILL until thawed.
+    containerd.ctr_run("tasks", "resume", name, namespace=namespace, check=False)
     containerd.ctr_run("tasks", "kill", "--all", "--signal", "SIGKILL", name, namespace=namespace, check=False)
     for _attempt in range(50):
         if containerd.ctr_run("tasks", "delete", "--force", name, namespace=namespace,

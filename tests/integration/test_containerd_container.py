@@ -67,7 +67,7 @@ def test_create_is_predicted_applied_and_idempotent(containerd, run_module, busy
 
 
 def test_each_managed_field_change_recreates(containerd, run_module, busybox, import_image, rig_images,
-                                            container_name, tmp_path):
+                                             container_name, tmp_path):
     import_image(rig_images["web"])
     name = container_name()
     base = dict(name=name, image="rig/busybox:1", command=["sleep", "600"])
