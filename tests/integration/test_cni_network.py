@@ -532,6 +532,13 @@ def test_single_plugin_conf_without_check(containerd, run_module, rig_images, im
     again = run_module("cni_network", **net.attach_args(box))
     assert again["changed"] is False and again["addresses"] == attached["addresses"]
 
+    # The definition changes: the attachment follows it.
+    define(run_module, net, format="conf", cni_version="0.3.1", ip_masq=False, dns={"nameservers": ["10.89.0.54"]})
+    followed = run_module("cni_network", **net.attach_args(box))
+    assert followed["actions"] == ["repair attachment of %s/eth0 (the network configuration changed)" % box]
+    assert followed["result"]["dns"] == {"nameservers": ["10.89.0.54"]}
+    assert len(net.leases()) == 1
+
     detached = run_module("cni_network", **net.attach_args(box, state="detached"))
     assert detached["changed"] is True
     assert net.leases() == []
