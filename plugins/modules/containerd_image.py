@@ -563,7 +563,7 @@ class ImageTask:
                 current = None
         self.extra['archive'] = dict(path=path, names=names)
         if current != wanted:
-            self.act('export %s to %s' % (', '.join(names), path), self.write_archive, path, names, mode)
+            self.act('export %s to %s' % (', '.join(names), path), self.write_archive, path, names, mode, wanted)
         elif mode is not None and (os.stat(path).st_mode & 0o7777) != mode:
             self.act('set mode %04o on %s' % (mode, path), os.chmod, path, mode)
         return records[name]
@@ -577,7 +577,7 @@ class ImageTask:
         except ValueError:
             raise Failure('Invalid mode %r: give an octal string such as "0644".' % mode)
 
-    def write_archive(self, path, names, mode):
+    def write_archive(self, path, names, mode, wanted):
         directory = os.path.dirname(os.path.abspath(path))
         if not os.path.isdir(directory):
             raise Failure('The directory %s of archive_path does not exist.' % directory)
@@ -586,6 +586,15 @@ class ImageTask:
         try:
             params = self.module.params
             self.store.export(tmp, names, platform=params['platform'], all_platforms=params['all_platforms'])
+            # Read back before replacing anything: a truncated or partial archive never lands at path.
+            try:
+                written = dict((e['name'], e['digest']) for e in read_archive(tmp)['images'])
+            except ArchiveError as exc:
+                raise Failure('ctr wrote an unreadable archive for %s (%s); %s was left as it was.'
+                              % (', '.join(names), exc, path))
+            if written != wanted:
+                raise Failure('ctr wrote an archive holding %s instead of %s; %s was left as it was.'
+                              % (written, wanted, path))
             os.chmod(tmp, mode if mode is not None else 0o644)
             os.rename(tmp, path)
         finally:

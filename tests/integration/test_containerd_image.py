@@ -288,7 +288,8 @@ def test_import_export_round_trip(containerd, run_module, ns, rig_images, tmp_pa
     written = image(containerd, ns, run_module, **export)
     assert written["changed"] is True, written
     assert oct(os.stat(out).st_mode & 0o777) == "0o644"
-    assert image(containerd, ns, run_module, **export)["changed"] is False
+    unchanged = image(containerd, ns, run_module, **export)
+    assert unchanged["changed"] is False, unchanged
     assert [name for name in os.listdir(str(tmp_path)) if name.startswith(".")] == [], "temporary file left"
 
     # Round trip: the exported archive imports elsewhere with identical digests.

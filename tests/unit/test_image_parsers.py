@@ -83,3 +83,23 @@ ca = "/tmp/ca/ca.crt"
     assert config["settings"]["ca"] == "/tmp/ca/ca.crt"
     assert config["hosts"] == [("https://127.0.0.1:5000", {
         "capabilities": ["pull", "resolve", "push"], "ca": "/tmp/ca/ca.crt", "skip_verify": False})]
+
+
+def test_read_archive_names_digests_and_refuses_truncated(tmp_path):
+    from ansible_collections.ctrops.containerd.plugins.module_utils.images import ArchiveError, read_archive
+    from rig.images import build_docker_archive, build_image
+
+    oci = build_image(str(tmp_path / "oci.tar"), "docker.io/rig/busybox:1", "busybox")
+    assert read_archive(oci["path"]) == {"format": "oci", "images": [
+        {"name": "docker.io/rig/busybox:1", "digest": oci["digest"], "config_digest": None}]}
+    docker = build_docker_archive(str(tmp_path / "docker.tar"), "registry.example:5000/team/app:2", "busybox")
+    assert read_archive(docker["path"]) == {"format": "docker", "images": [
+        {"name": "registry.example:5000/team/app:2", "digest": None, "config_digest": docker["config_digest"]}]}
+
+    data = (tmp_path / "oci.tar").read_bytes()
+    (tmp_path / "cut.tar").write_bytes(data[:len(data) // 2])
+    with pytest.raises(ArchiveError):
+        read_archive(str(tmp_path / "cut.tar"))
+    (tmp_path / "plain.tar").write_bytes(b"")
+    with pytest.raises(ArchiveError):
+        read_archive(str(tmp_path / "plain.tar"))
