@@ -58,6 +58,12 @@ def iptables_lines(table="nat"):
     return proc.stdout.splitlines() if proc.returncode == 0 else []
 
 
+def masq_chain(network, container):
+    """The nat chain the bridge plugin's ipMasq makes for one attachment."""
+    import hashlib
+    return "CNI-" + hashlib.sha512((network + container).encode()).hexdigest()[:24]
+
+
 def link_exists(name):
     return subprocess.run(["ip", "link", "show", name], capture_output=True, check=False).returncode == 0
 
@@ -77,6 +83,8 @@ class Walkthrough:
         self.bridge = "wt" + uid
         self.subnet = None
         self.ip_forward = None
+        self.uid = uid
+        self.cleaned = False
         self.vars_file = os.path.join(self.base, "walkthrough-vars.json")
 
     # -- set-up ------------------------------------------------------------------------
@@ -123,6 +131,7 @@ class Walkthrough:
             "walkthrough_web_image": source.ref("rig/web:1"),
             "walkthrough_pull_plain_http": True,
             "walkthrough_registry": target.host,
+            "walkthrough_registry_repository": "walkthrough/web-" + self.uid,
             "walkthrough_registry_username": target.username,
             "walkthrough_registry_password": target.password,
             "walkthrough_registry_hosts_dir": target.hosts_dir,
@@ -152,6 +161,7 @@ class Walkthrough:
         env.setdefault("ANSIBLE_COLLECTIONS_PATH", os.path.join(REPO, ".build", "collections"))
         env["ANSIBLE_STDOUT_CALLBACK"] = "json"
         env["ANSIBLE_DEPRECATION_WARNINGS"] = "false"
+        env.setdefault("ANSIBLE_PIPELINING", "true")
         env["PATH"] = self.containerd.env["PATH"]
         started = time.monotonic()
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False, cwd=REPO)
@@ -186,6 +196,8 @@ class Walkthrough:
         if link_exists(self.bridge):
             found["bridge"] = [self.bridge]
         rules = [line for line in iptables_lines() if 'name: \\"%s\\"' % self.network in line]
+        chain = masq_chain(self.network, "web")
+        rules += [line for line in iptables_lines() if line.split()[:2] == ["-N", chain]]
         if rules:
             found["iptables nat rules"] = rules
         mounts = mounts_under(os.path.join(self.base, "walkthrough"))
@@ -242,6 +254,21 @@ def failures(result):
         if res.get("failed") and not res.get("skipped"):
             lines.append("FAILED: %s: %s" % (name, res.get("msg") or res.get("stderr") or res))
     return "\n".join(lines) or json.dumps(result.get("stats"))
+
+
+def slowest(result, count=5):
+    """The ``count`` slowest tasks of a run: (seconds, task name)."""
+    from datetime import datetime
+
+    def seconds(task):
+        duration = task["task"].get("duration", {})
+        try:
+            return (datetime.fromisoformat(duration["end"].replace("Z", "+00:00"))
+                    - datetime.fromisoformat(duration["start"].replace("Z", "+00:00"))).total_seconds()
+        except (KeyError, ValueError):
+            return 0.0
+    tasks = [(seconds(t), t["task"]["name"]) for play in result.get("plays", []) for t in play.get("tasks", [])]
+    return sorted(tasks, reverse=True)[:count]
 
 
 def stats(result):
@@ -307,6 +334,7 @@ def main():
     for label, result, secs in runs:
         print("%-15s ok=%d changed=%d failed=%d in %.1fs" % (label, stats(result)["ok"], stats(result)["changed"],
                                                              stats(result)["failures"], secs))
+    print("slowest tasks of the first run: %s" % "; ".join("%.1fs %s" % t for t in slowest(first)))
     print("second run's changes: %s (all tagged non_idempotent: %s)" % (
         "; ".join(second_changed) or "none", "yes" if not unexpected else "NO: " + "; ".join(unexpected)))
     print("clean-up        ok=%d changed=%d in %.1fs; left behind afterwards: %s" % (
