@@ -5,6 +5,8 @@
   vm.py create --base NAME --state DIR [--memory MB] [--cpus N] [--timeout S]
   vm.py destroy --state DIR          stop the VM (by its recorded PID), remove its overlay
   vm.py ssh --state DIR [CMD...]     run a command in the VM (debugging)
+  vm.py serve --state DIR --dir D    serve D over HTTP on 127.0.0.1 (the VMs see 10.0.2.2)
+  vm.py destroy-all [--run-id ID]    destroy every registered VM (of one run)
   vm.py list                         base images and their cache directories
 
 Base images are made with debootstrap and cached by recipe hash under
@@ -34,6 +36,10 @@ import time
 from pathlib import Path
 
 CACHE = Path(os.environ.get("CTROPS_CACHE", "/var/cache/ctrops-tests")) / "vm"
+# Every running VM (and HTTP server) is registered here with the run that made
+# it, so a runner can destroy all of its VMs even when a scenario crashed.
+REGISTRY = CACHE / "instances"
+RUN_ID = os.environ.get("CTROPS_VM_RUN_ID", "")
 MIRROR = os.environ.get("CTROPS_DEBIAN_MIRROR", "http://deb.debian.org/debian")
 
 COMMON_PACKAGES = [
@@ -267,6 +273,74 @@ def is_our_qemu(pid: int, overlay: str) -> bool:
     return bool(args) and b"qemu-system" in args[0] and any(overlay.encode() in a for a in args)
 
 
+def register(state: Path) -> None:
+    REGISTRY.mkdir(parents=True, exist_ok=True)
+    key = hashlib.sha256(str(state).encode()).hexdigest()[:16]
+    (REGISTRY / f"{key}.json").write_text(json.dumps({"state": str(state), "run_id": RUN_ID}))
+
+
+def unregister(state: Path) -> None:
+    key = hashlib.sha256(str(state).encode()).hexdigest()[:16]
+    (REGISTRY / f"{key}.json").unlink(missing_ok=True)
+
+
+def is_pid_of(pid: int, needle: str, program: bytes) -> bool:
+    try:
+        args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return bool(args) and any(program in a for a in args[:3]) and any(needle.encode() in a for a in args)
+
+
+def stop_pid(pid: int, needle: str, program: bytes) -> bool:
+    if not is_pid_of(pid, needle, program):
+        return False
+    os.kill(pid, signal.SIGTERM)
+    for _ in range(100):
+        if not is_pid_of(pid, needle, program):
+            return True
+        time.sleep(0.1)
+    os.kill(pid, signal.SIGKILL)
+    for _ in range(50):
+        if not is_pid_of(pid, needle, program):
+            break
+        time.sleep(0.1)
+    return True
+
+
+def serve(args: argparse.Namespace) -> None:
+    state = Path(args.state).resolve()
+    state.mkdir(parents=True, exist_ok=True)
+    root = Path(args.dir).resolve()
+    info = state / "http.json"
+    if info.exists():
+        old = json.loads(info.read_text())
+        stop_pid(old["pid"], old["dir"], b"python")
+    for _ in range(5):
+        port = free_port()
+        logf = (state / "http.log").open("ab")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "http.server", "--bind", "127.0.0.1", "--directory", str(root), str(port)],
+            stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        time.sleep(0.5)
+        for _ in range(50):
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    break
+            except OSError:
+                if proc.poll() is not None:
+                    break
+                time.sleep(0.1)
+        if proc.poll() is None:
+            break
+    else:
+        raise SystemExit("http.server did not start")
+    st = {"pid": proc.pid, "port": port, "dir": str(root), "url_from_vm": f"http://10.0.2.2:{port}"}
+    info.write_text(json.dumps(st))
+    register(state)
+    print(json.dumps(st))
+
+
 def create(args: argparse.Namespace) -> None:
     state = Path(args.state).resolve()
     state.mkdir(parents=True, exist_ok=True)
@@ -319,6 +393,7 @@ def create(args: argparse.Namespace) -> None:
         "accel": accel,
     }
     (state / "vm.json").write_text(json.dumps(st, indent=2))
+    register(state)
     log(f"{state.name}: qemu pid {pid}, ssh 127.0.0.1:{port}; waiting for SSH")
     start = time.monotonic()
     while True:
@@ -335,6 +410,11 @@ def create(args: argparse.Namespace) -> None:
 
 
 def destroy_state(state: Path) -> None:
+    info = state / "http.json"
+    if info.exists():
+        old = json.loads(info.read_text())
+        if stop_pid(old["pid"], old["dir"], b"python"):
+            log(f"{state.name}: stopped http.server pid {old['pid']}")
     st = None
     if (state / "vm.json").exists():
         st = read_state(state)
@@ -357,6 +437,18 @@ def destroy_state(state: Path) -> None:
             log(f"{state.name}: stopped qemu pid {pid}")
     if state.exists():
         shutil.rmtree(state)
+    unregister(state)
+
+
+def destroy_all(args: argparse.Namespace) -> None:
+    if not REGISTRY.exists():
+        return
+    for f in sorted(REGISTRY.glob("*.json")):
+        entry = json.loads(f.read_text())
+        if args.run_id and entry.get("run_id") != args.run_id:
+            continue
+        destroy_state(Path(entry["state"]))
+        f.unlink(missing_ok=True)
 
 
 def destroy(args: argparse.Namespace) -> None:
@@ -385,6 +477,11 @@ def main() -> None:
     s = sub.add_parser("ssh")
     s.add_argument("--state", required=True)
     s.add_argument("cmd", nargs=argparse.REMAINDER)
+    sv = sub.add_parser("serve")
+    sv.add_argument("--state", required=True)
+    sv.add_argument("--dir", required=True)
+    da = sub.add_parser("destroy-all")
+    da.add_argument("--run-id", default="", help="only the VMs of this run (default: all registered)")
     sub.add_parser("list")
     a = p.parse_args()
     CACHE.mkdir(parents=True, exist_ok=True)
@@ -397,6 +494,10 @@ def main() -> None:
         destroy(a)
     elif a.command == "ssh":
         ssh(a)
+    elif a.command == "serve":
+        serve(a)
+    elif a.command == "destroy-all":
+        destroy_all(a)
     elif a.command == "list":
         for n in RECIPES:
             print(f"{n}\t{'ready' if base_ready(n) else 'missing'}\t{base_dir(n)}")
