@@ -154,8 +154,9 @@ def test_credentials_never_leak(containerd, run_module, registries, token_regist
     if flavour == "token":
         # A repository the account may only pull from (a read-only project on Harbor-like registries).
         registry.token_server.read_only.add("ro-%s/app" % uid)
-        rejected = push(containerd, ns, run_module, password=registry.password, **dict(
-            common, destination=registry.ref("ro-%s/app:1" % uid)))
+        read_only = dict(common)
+        read_only["destination"] = registry.ref("ro-%s/app:1" % uid)
+        rejected = push(containerd, ns, run_module, password=registry.password, **read_only)
         assert rejected.get("failed") is True
         assert rejected["msg"].startswith("Registry %s rejected the push of %s: the account may not push to this "
                                           "repository" % (registry.host, registry.ref("ro-%s/app:1" % uid))), \
