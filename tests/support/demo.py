@@ -334,7 +334,8 @@ def main():
     for label, result, secs in runs:
         print("%-15s ok=%d changed=%d failed=%d in %.1fs" % (label, stats(result)["ok"], stats(result)["changed"],
                                                              stats(result)["failures"], secs))
-    print("slowest tasks of the first run: %s" % "; ".join("%.1fs %s" % t for t in slowest(first)))
+    for label, result, _secs in runs:
+        print("slowest tasks of the %s: %s" % (label, "; ".join("%.1fs %s" % t for t in slowest(result, 3))))
     print("second run's changes: %s (all tagged non_idempotent: %s)" % (
         "; ".join(second_changed) or "none", "yes" if not unexpected else "NO: " + "; ".join(unexpected)))
     print("clean-up        ok=%d changed=%d in %.1fs; left behind afterwards: %s" % (
