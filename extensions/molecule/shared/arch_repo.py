@@ -39,8 +39,18 @@ PACKAGES = {
     "cni-plugins": {
         "deb": "containernetworking-plugins",
         "desc": "Some standard networking plugins, maintained by the CNI team",
-        "depends": ["iptables"],
+        "depends": ["glibc"],
         "files": [("usr/lib/cni", "usr/lib/cni")],
+    },
+    # What dpkg already installed, declared to pacman: its local database is
+    # never empty on a real Arch system (and community.general.pacman relies
+    # on that), and the packages above depend on it.
+    "ctrops-standin-base": {
+        "deb": None,
+        "desc": "The Debian system under the Arch stand-in (glibc, iptables, systemd)",
+        "depends": [],
+        "provides": ["glibc", "iptables", "systemd"],
+        "files": [],
     },
 }
 
@@ -52,9 +62,11 @@ pkgdesc="{desc}"
 arch=('x86_64')
 license=('Apache-2.0')
 depends=({depends})
+provides=({provides})
 options=('!strip' '!debug' '!emptydirs')
 
 package() {{
+  true
 {copies}
 }}
 """
@@ -69,13 +81,16 @@ def main():
     os.chmod(work, 0o755)
     try:
         for name, p in PACKAGES.items():
-            deb = glob.glob(os.path.join(DEBS, f"{p['deb']}_*.deb"))
-            if not deb:
-                sys.exit(f"no {p['deb']} .deb in {DEBS}: run `make setup` (vm.py build-bases sid)")
-            ver = re.match(r"(?:\d+:)?([0-9.]+)", os.path.basename(deb[0]).split("_")[1]).group(1)
             stage = os.path.join(work, name, "stage")
             os.makedirs(stage)
-            subprocess.run(["dpkg-deb", "-x", deb[0], stage], check=True)
+            if p["deb"]:
+                deb = glob.glob(os.path.join(DEBS, f"{p['deb']}_*.deb"))
+                if not deb:
+                    sys.exit(f"no {p['deb']} .deb in {DEBS}: run `make setup` (vm.py build-bases sid)")
+                ver = re.match(r"(?:\d+:)?([0-9.]+)", os.path.basename(deb[0]).split("_")[1]).group(1)
+                subprocess.run(["dpkg-deb", "-x", deb[0], stage], check=True)
+            else:
+                ver = "1.0"
             copies = []
             for src, dst in p["files"]:
                 copies.append(f'  install -d "$pkgdir/{os.path.dirname(dst)}"')
@@ -89,6 +104,7 @@ def main():
             with open(os.path.join(work, name, "PKGBUILD"), "w") as f:
                 f.write(PKGBUILD.format(name=name, ver=ver, desc=p["desc"],
                                         depends=" ".join(f"'{d}'" for d in p["depends"]),
+                                        provides=" ".join(f"'{d}'" for d in p.get("provides", [])),
                                         copies="\n".join(copies)))
         for root, dirs, files in os.walk(work):
             for d in dirs + files:
