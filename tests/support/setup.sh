@@ -81,4 +81,5 @@ PY
 standin="$HOME/.ansible/test/cache/get_pip_${pip_ver//./_}.py"
 mkdir -p "$(dirname "$standin")"
 cp "$here/get_pip_standin.py" "$standin"
+CTROPS_CACHE="$CTROPS_CACHE" python3 "$repo/extensions/molecule/vm.py" build-bases  # QEMU base images for Molecule and the demo (cached by recipe hash)
 log "ready: $(ls -d "$CTROPS_CACHE"/*/ | tr '\n' ' ')"
