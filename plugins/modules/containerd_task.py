@@ -32,6 +32,8 @@ options:
       - V(stopped) sends O(signal), waits O(stop_timeout) seconds, then sends SIGKILL to all of the
         task's processes. The stopped task is kept (C(ctr tasks ls) shows it as STOPPED).
       - V(absent) stops the task if needed and deletes it.
+      - V(stopped) and V(absent) hold for a container that does not exist (nothing is done);
+        V(running) and V(paused) fail for it.
     type: str
     choices: [running, paused, stopped, absent]
     default: running
@@ -311,11 +313,13 @@ def main():
     try:
         task = ctrs.tasks(client).get(name)
         info = ctrs.container_info(client, name)
-        if info is None:
+        if info is None and state in ('running', 'paused'):
             module.fail_json(msg='Container %s does not exist in namespace %s: create it first with '
                                  'ctrops.containerd.containerd_container.' % (name, client.namespace))
-        manager.labels = info.get('Labels') or {}
-        getattr(manager, state)(task)
+        # A container that does not exist has no task: stopped and absent hold already.
+        manager.labels = (info or {}).get('Labels') or {}
+        if info is not None:
+            getattr(manager, state)(task)
         if not result['actions']:
             after = task
         elif module.check_mode:

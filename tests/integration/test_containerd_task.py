@@ -151,6 +151,10 @@ def test_errors_are_clear(containerd, run_module, make_container, tmp_path):
     assert missing.get("failed") is True
     assert missing["msg"] == ("Container nosuch does not exist in namespace default: create it first with "
                               "ctrops.containerd.containerd_container.")
+    for state in ("stopped", "absent"):  # what a clean-up asks of a container that is gone already
+        gone = run_module("containerd_task", **containerd.module_args(container="nosuch", state=state))
+        assert gone.get("failed") is not True and gone["changed"] is False, gone
+        assert gone["task"]["status"] is None
 
     name = make_container(["true"])
     not_running = run_module("containerd_task", **containerd.module_args(container=name, state="paused"))
