@@ -50,6 +50,8 @@ PACKAGES = {
         "desc": "The Debian system under the Arch stand-in (glibc, iptables, systemd)",
         "depends": [],
         "provides": ["glibc", "iptables", "systemd"],
+        # community.general.pacman lists groups too, which fails when there are none.
+        "groups": ["ctrops-standin"],
         "files": [],
     },
 }
@@ -63,6 +65,7 @@ arch=('x86_64')
 license=('Apache-2.0')
 depends=({depends})
 provides=({provides})
+groups=({groups})
 options=('!strip' '!debug' '!emptydirs')
 
 package() {{
@@ -105,6 +108,7 @@ def main():
                 f.write(PKGBUILD.format(name=name, ver=ver, desc=p["desc"],
                                         depends=" ".join(f"'{d}'" for d in p["depends"]),
                                         provides=" ".join(f"'{d}'" for d in p.get("provides", [])),
+                                        groups=" ".join(f"'{d}'" for d in p.get("groups", [])),
                                         copies="\n".join(copies)))
         for root, dirs, files in os.walk(work):
             for d in dirs + files:
