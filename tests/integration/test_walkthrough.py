@@ -52,6 +52,6 @@ def test_walkthrough_twice_then_cleanup(walkthrough, containerd):
     assert stats(cleanup)["failures"] == 0
     assert walkthrough.leftovers() == {}
     namespaces = containerd.ctr_run("namespaces", "ls", "-q").stdout.split()
-    assert "walkthrough" not in namespaces and "walkthrough-b" not in namespaces
+    assert walkthrough.namespace not in namespaces and walkthrough.other_namespace not in namespaces
     assert not os.path.exists(os.path.join(walkthrough.base, "walkthrough"))
     assert os.listdir(os.path.join(walkthrough.base, "cni", "net.d")) == []

@@ -84,6 +84,8 @@ class Walkthrough:
         self.subnet = None
         self.ip_forward = None
         self.uid = uid
+        self.namespace = "walkthrough-" + uid
+        self.other_namespace = "walkthrough-b-" + uid
         self.cleaned = False
         self.vars_file = os.path.join(self.base, "walkthrough-vars.json")
 
@@ -127,6 +129,11 @@ class Walkthrough:
             "containerd_address": self.containerd.address,
             "containerd_ctr": self.containerd.ctr,
             "walkthrough_dir": os.path.join(self.base, "walkthrough"),
+            # Unique namespaces: ctr puts a container's cgroup at /<namespace>/<id>, so two daemons
+            # on one machine running this walk-through at once would otherwise share cgroups
+            # (a kill or pause of one would hit the other's tasks).
+            "walkthrough_namespace": self.namespace,
+            "walkthrough_other_namespace": self.other_namespace,
             "walkthrough_busybox_image": source.ref("rig/busybox:1"),
             "walkthrough_web_image": source.ref("rig/web:1"),
             "walkthrough_pull_plain_http": True,
