@@ -79,6 +79,8 @@ RECIPES: dict[str, dict] = {
 SSH_OPTS = [
     "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
     "-o", "LogLevel=ERROR", "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes",
+    # Post-quantum key exchange costs seconds per connection under TCG.
+    "-o", "KexAlgorithms=curve25519-sha256,curve25519-sha256@libssh.org",
 ]
 
 
@@ -399,7 +401,7 @@ def create(args: argparse.Namespace) -> None:
     while True:
         if not is_our_qemu(pid, str(overlay)):
             raise SystemExit(f"{state.name}: qemu exited; see {state / 'console.log'}")
-        res = subprocess.run(ssh_cmd(st, "true", timeout=5), capture_output=True, timeout=60)
+        res = subprocess.run(ssh_cmd(st, "true", timeout=20), capture_output=True, timeout=90)
         if res.returncode == 0:
             break
         if time.monotonic() - start > args.timeout:
