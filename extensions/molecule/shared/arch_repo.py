@@ -42,15 +42,21 @@ PACKAGES = {
         "depends": ["glibc"],
         "files": [("usr/lib/cni", "usr/lib/cni")],
     },
-    # What dpkg already installed, declared to pacman: its local database is
-    # never empty on a real Arch system (and community.general.pacman relies
-    # on that), and the packages above depend on it.
+    # What dpkg already installed, declared to pacman: on a real Arch system
+    # the local database always holds explicit and dependency packages and
+    # groups, and community.general.pacman fails when a query comes back empty.
     "ctrops-standin-base": {
         "deb": None,
-        "desc": "The Debian system under the Arch stand-in (glibc, iptables, systemd)",
+        "desc": "The Debian system under the Arch stand-in",
+        "depends": ["ctrops-standin-core"],
+        "groups": ["ctrops-standin"],
+        "files": [],
+    },
+    "ctrops-standin-core": {
+        "deb": None,
+        "desc": "glibc, iptables and systemd of the Debian system under the Arch stand-in",
         "depends": [],
         "provides": ["glibc", "iptables", "systemd"],
-        # community.general.pacman lists groups too, which fails when there are none.
         "groups": ["ctrops-standin"],
         "files": [],
     },
