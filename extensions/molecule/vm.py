@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """Local QEMU virtual machines for the Molecule scenarios (and the demo).
 
   vm.py build-bases [NAME...]        build the base images that are missing
@@ -220,7 +220,7 @@ def build_base(name: str) -> None:
         dlog = work / "debootstrap.log"
         with dlog.open("w") as f:
             res = subprocess.run(["debootstrap", "--variant=minbase", "--include=" + ",".join(r["packages"]),
-                                  r["suite"], str(root), MIRROR], stdout=f, stderr=subprocess.STDOUT)
+                                  r["suite"], str(root), MIRROR], stdout=f, stderr=subprocess.STDOUT, check=False)
         if res.returncode != 0:
             inner = root / "debootstrap/debootstrap.log"
             tail = (inner if inner.exists() else dlog).read_text(errors="replace").splitlines()[-30:]
@@ -298,12 +298,12 @@ def stop_pid(pid: int, needle: str, program: bytes) -> bool:
     if not is_pid_of(pid, needle, program):
         return False
     os.kill(pid, signal.SIGTERM)
-    for _ in range(100):
+    for _attempt in range(100):
         if not is_pid_of(pid, needle, program):
             return True
         time.sleep(0.1)
     os.kill(pid, signal.SIGKILL)
-    for _ in range(50):
+    for _attempt in range(50):
         if not is_pid_of(pid, needle, program):
             break
         time.sleep(0.1)
@@ -318,14 +318,14 @@ def serve(args: argparse.Namespace) -> None:
     if info.exists():
         old = json.loads(info.read_text())
         stop_pid(old["pid"], old["dir"], b"python")
-    for _ in range(5):
+    for _attempt in range(5):
         port = free_port()
         logf = (state / "http.log").open("ab")
         proc = subprocess.Popen(
             [sys.executable, "-m", "http.server", "--bind", "127.0.0.1", "--directory", str(root), str(port)],
             stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
         time.sleep(0.5)
-        for _ in range(50):
+        for _attempt in range(50):
             try:
                 with socket.create_connection(("127.0.0.1", port), timeout=0.5):
                     break
@@ -380,7 +380,7 @@ def create(args: argparse.Namespace) -> None:
             "-display", "none", "-serial", f"file:{state / 'console.log'}",
             "-monitor", "none", "-daemonize", "-pidfile", str(state / "qemu.pid"),
         ]
-        res = subprocess.run(cmd, capture_output=True, text=True)
+        res = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if res.returncode == 0:
             break
         if "hostfwd" not in res.stderr and "address" not in res.stderr.lower():
@@ -401,7 +401,7 @@ def create(args: argparse.Namespace) -> None:
     while True:
         if not is_our_qemu(pid, str(overlay)):
             raise SystemExit(f"{state.name}: qemu exited; see {state / 'console.log'}")
-        res = subprocess.run(ssh_cmd(st, "true", timeout=20), capture_output=True, timeout=90)
+        res = subprocess.run(ssh_cmd(st, "true", timeout=20), capture_output=True, timeout=90, check=False)
         if res.returncode == 0:
             break
         if time.monotonic() - start > args.timeout:
@@ -426,13 +426,13 @@ def destroy_state(state: Path) -> None:
         pid = st["pid"]
         if is_our_qemu(pid, st["overlay"]):
             os.kill(pid, signal.SIGTERM)
-            for _ in range(100):
+            for _attempt in range(100):
                 if not is_our_qemu(pid, st["overlay"]):
                     break
                 time.sleep(0.1)
             else:
                 os.kill(pid, signal.SIGKILL)
-                for _ in range(50):
+                for _attempt in range(50):
                     if not is_our_qemu(pid, st["overlay"]):
                         break
                     time.sleep(0.1)

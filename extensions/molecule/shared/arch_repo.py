@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """A local pacman repository for the Arch stand-in: containerd, runc and
 cni-plugins packages built with makepkg in Arch Linux's file layout
 (binaries in /usr/bin, plugins in /usr/lib/cni, the unit in

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Write an OCI image archive (for `ctr images import`) built from the host's
 static busybox: sh, echo, httpd and a page at /www/index.html. No registry is
 reachable from the test VMs, so the scenarios bring their image along.

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Lay out containerd, runc and CNI plugin release assets the way their
 upstream download sites do, built from Debian's binaries on this machine, with
 checksum files in the upstream formats. A "corrupt" tree holds the same names

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Checks a CNI network document (stdin or a file) the way a runtime would need
 # it: JSON, known cniVersion, name, plugin types present in the bin dirs, and
 # host-local ranges whose gateway lies inside the subnet.
