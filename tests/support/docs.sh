@@ -12,8 +12,7 @@ render() {  # dest
 case "${1:-check}" in
   update)
     rm -rf "$repo/docs" && mkdir -p "$repo/docs"
-    out=$(render "$repo/docs"); echo "$out"
-    ! grep -qE 'ERROR|WARNING' <<<"$out" ;;
+    out=$(render "$repo/docs") && echo "$out" && ! grep -qE 'ERROR|WARNING|Traceback' <<<"$out" ;;
   check)
     status=0
     tmp=$(mktemp -d /tmp/ctrops-docs-XXXXXX); trap 'rm -rf "$tmp"' EXIT
@@ -22,8 +21,7 @@ case "${1:-check}" in
     else
       echo "$out"; echo "FAIL: docs lint-collection-docs"; status=1
     fi
-    out=$(render "$tmp")
-    if grep -qE 'ERROR|WARNING' <<<"$out"; then
+    if ! out=$(render "$tmp") || grep -qE 'ERROR|WARNING|Traceback' <<<"$out"; then
       echo "$out"; echo "FAIL: docs render without warnings"; status=1
     else
       echo "PASS: docs render without warnings"
