@@ -24,7 +24,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from rig.containerd import Containerd, available_versions, mounts_under, pids_with_arg  # noqa: E402
+from rig.containerd import Containerd, available_versions, mounts_under  # noqa: E402
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 PLAYBOOK = os.path.join(REPO, "playbooks", "walkthrough.yml")
