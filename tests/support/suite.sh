@@ -18,6 +18,12 @@ if [ -n "$summary" ]; then
   passed=$(get passed); skipped=$(get skipped)
   # Recount errors ("1 error" or "2 errors").
   failed=$(( $(get failed) + $(grep -oE '[0-9]+ errors?' <<<"$summary" | grep -oE '^[0-9]+' || echo 0) ))
+elif grep -q '^Running sanity test' "$log"; then
+  # ansible-test: one "Running sanity test" line per test, and on failure
+  # "The N sanity test(s) listed below (out of M) failed".
+  total=$(grep -c '^Running sanity test' "$log")
+  failed=$(grep -oE 'The [0-9]+ sanity test\(s\) listed below' "$log" | grep -oE '[0-9]+' | tail -1)
+  failed=${failed:-0}; passed=$(( total - failed ))
 elif grep -qE '^(PASS|FAIL): ' "$log"; then
   # Layers that are not pytest print one PASS:/FAIL: line per check.
   passed=$(grep -cE '^PASS: ' "$log"); failed=$(grep -cE '^FAIL: ' "$log")
