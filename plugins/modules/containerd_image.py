@@ -278,6 +278,7 @@ import tempfile
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.ctrops.containerd.plugins.module_utils import reference
+from ansible_collections.ctrops.containerd.plugins.module_utils.labels import label_changes, wanted_labels
 from ansible_collections.ctrops.containerd.plugins.module_utils.client import (
     ContainerdClient,
     CtrError,
@@ -315,22 +316,6 @@ def public(name, record):
 
 def diff_view(image):
     return dict((key, image.get(key)) for key in ('name', 'exists', 'digest', 'media_type', 'platforms', 'labels'))
-
-
-def wanted_labels(current, labels, purge):
-    result = {} if purge else dict(current)
-    for key, value in (labels or {}).items():
-        if value is None:
-            result.pop(key, None)
-        else:
-            result[key] = str(value)
-    return result
-
-
-def label_changes(current, wanted):
-    changes = dict((key, value) for key, value in wanted.items() if current.get(key) != value)
-    changes.update((key, None) for key in current if key not in wanted)
-    return changes
 
 
 def normalize(module, text, what):

@@ -136,30 +136,13 @@ actions:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.ctrops.containerd.plugins.module_utils.labels import label_changes, wanted_labels
 from ansible_collections.ctrops.containerd.plugins.module_utils.client import (
     ContainerdClient,
     CtrError,
     client_argument_spec,
 )
 from ansible_collections.ctrops.containerd.plugins.module_utils.parsers import identifier_error
-
-
-def wanted_labels(current, labels, purge):
-    """The label set the namespace should end with."""
-    result = {} if purge else dict(current)
-    for key, value in (labels or {}).items():
-        if value is None:
-            result.pop(key, None)
-        else:
-            result[key] = str(value)
-    return result
-
-
-def label_changes(current, wanted):
-    """The ctr label arguments that turn ``current`` into ``wanted`` (None removes)."""
-    changes = dict((key, value) for key, value in wanted.items() if current.get(key) != value)
-    changes.update((key, None) for key in current if key not in wanted)
-    return changes
 
 
 def validate(module):

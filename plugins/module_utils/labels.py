@@ -1,0 +1,28 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) ctrops.containerd contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Label semantics shared by the modules: a value of None removes a label;
+labels not named are kept unless purge is set."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+
+def wanted_labels(current, labels, purge):
+    """The label set an object should end with."""
+    result = {} if purge else dict(current)
+    for key, value in (labels or {}).items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = str(value)
+    return result
+
+
+def label_changes(current, wanted):
+    """The changes that turn ``current`` into ``wanted``: {key: value}, None for a removal."""
+    changes = dict((key, value) for key, value in wanted.items() if current.get(key) != value)
+    changes.update((key, None) for key in current if key not in wanted)
+    return changes
