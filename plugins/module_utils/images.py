@@ -90,12 +90,15 @@ class ImageStore:
         if snapshotter and unpack:
             args += ['--snapshotter', snapshotter]
         args += transport_args(transport) + [name]
-        if transport.get('username'):
-            rc, out, err = self.client.run_with_secret(args, transport.get('password') or '', check=False)
-        else:
-            rc, out, err = self.client.run(args, check=False)
+        rc, out, err = self._run_with_transport(args, transport)
         if rc != 0:
             raise registry_error(self.client, name, transport, rc, out, err, platform=platform)
+
+    def _run_with_transport(self, args, transport):
+        """Run a registry call; with a username, the password goes in at ctr's TTY prompt, never argv."""
+        if transport.get('username'):
+            return self.client.run_with_secret(args, transport.get('password') or '', check=False)
+        return self.client.run(args, check=False)
 
     def push(self, name, transport, platform=None):
         """``ctr images push NAME``: everything the record references (or one platform of it)."""
@@ -103,10 +106,7 @@ class ImageStore:
         if platform:
             args += ['--platform', platform]
         args += transport_args(transport) + [name]
-        if transport.get('username'):
-            rc, out, err = self.client.run_with_secret(args, transport.get('password') or '', check=False)
-        else:
-            rc, out, err = self.client.run(args, check=False)
+        rc, out, err = self._run_with_transport(args, transport)
         if rc != 0:
             raise registry_error(self.client, name, transport, rc, out, err, platform=platform, action='Pushing')
 
