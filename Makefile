@@ -13,7 +13,7 @@ export ANSIBLE_DEPRECATION_WARNINGS := false
 export PATH := $(BIN):$(PATH)
 PYTEST_ARGS ?=
 
-.PHONY: setup collection sanity lint unit integration molecule docs test demo build clean benchmark build-check docs-update
+.PHONY: setup collection sanity lint unit integration molecule docs test demo demo-local build clean benchmark build-check docs-update
 
 setup:
 	@bash tests/support/setup.sh
@@ -59,6 +59,9 @@ test: setup collection
 
 demo: setup collection
 	@bash playbooks/demo/run.sh
+
+demo-local: setup collection
+	@DEMO_LOCAL=1 bash playbooks/demo/run.sh
 
 build: setup
 	@mkdir -p $(BUILD)/dist && $(BIN)/ansible-galaxy collection build --force --output-path $(BUILD)/dist .

@@ -1,22 +1,31 @@
 #!/usr/bin/env bash
-# make demo: the field notes' walk-through (playbooks/walkthrough.yml) on a
-# throwaway rig: the newest containerd of the test matrix in its own directory,
-# a registry standing in for Docker Hub, a self-hosted registry with TLS and a
-# password, CNI directories and a bridge of its own. Runs the walk-through
-# twice (the second run changes nothing but the tasks tagged non_idempotent),
-# then its clean-up play, prints a summary and removes everything
-# (tests/support/demo.py).
+# make demo: playbooks/site.yml, then the field notes' walk-through
+# (playbooks/walkthrough.yml), on a throwaway QEMU VM of the Molecule harness
+# (tests/support/demo_vm.py): the VM's containerd is installed by the roles,
+# the images come from a registry the demo starts on this machine, the push
+# goes to a self-hosted registry with TLS and a password the demo starts too.
+# The walk-through runs twice (the second run changes nothing but the tasks
+# tagged non_idempotent), then its clean-up play; a summary; everything is
+# torn down.
 #
-# DEMO_INVENTORY=path runs the walk-through against a real inventory instead:
-# twice, then the clean-up play. Settings: playbooks/group_vars/all/walkthrough.yml
-# (registry, credentials, images, CNI subnet...), overridden in the inventory.
+# make demo-local (DEMO_LOCAL=1): the walk-through against a throwaway
+# containerd on this machine instead (tests/support/demo.py, about 2 minutes).
+#
+# DEMO_INVENTORY=path runs site.yml, then the walk-through twice and its
+# clean-up play, against a real inventory. Settings:
+# playbooks/group_vars/all/walkthrough.yml (registry, credentials, images,
+# CNI subnet...), overridden in the inventory.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$repo"
 if [ -n "${DEMO_INVENTORY:-}" ]; then
+  .venv/bin/ansible-playbook -i "$DEMO_INVENTORY" playbooks/site.yml
   playbook=(.venv/bin/ansible-playbook -i "$DEMO_INVENTORY" -b playbooks/walkthrough.yml)
   "${playbook[@]}"
   "${playbook[@]}"
   exec "${playbook[@]}" --tags cleanup
+fi
+if [ -n "${DEMO_LOCAL:-}" ]; then
+  exec .venv/bin/python tests/support/demo.py --local
 fi
 exec .venv/bin/python tests/support/demo.py

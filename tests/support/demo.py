@@ -87,11 +87,14 @@ class Walkthrough:
         self.namespace = "walkthrough-" + uid
         self.other_namespace = "walkthrough-b-" + uid
         self.cleaned = False
+        self.version = None
+        self.setup_notes = []
         self.vars_file = os.path.join(self.base, "walkthrough-vars.json")
 
     # -- set-up ------------------------------------------------------------------------
 
     def start(self, version=None):
+        version = version or self.version
         from rig.images import build_image, push_archive
         from rig.registry import Registry
 
@@ -118,6 +121,8 @@ class Walkthrough:
                                      expected_digest=self.images[name]["digest"])
         self.subnet = free_subnet()
         self._write_vars()
+        self.setup_notes = ["containerd %s on this machine (throwaway, under %s; stopped and removed)" % (
+            self.containerd.version, self.base)]
         return self
 
     def _write_vars(self):
@@ -161,39 +166,13 @@ class Walkthrough:
 
     def play(self, *extra, log_name=None):
         """Run the walk-through (JSON callback); returns (result dict, seconds). Fails on a failed run."""
-        cmd = [os.path.join(REPO, ".venv", "bin", "ansible-playbook"), "-i", "localhost,", "-c", "local",
-               "-e", "@" + self.vars_file, "-e", "ansible_python_interpreter=" + sys.executable,
-               PLAYBOOK] + list(extra)
-        env = dict(os.environ)
-        env.setdefault("ANSIBLE_COLLECTIONS_PATH", os.path.join(REPO, ".build", "collections"))
-        env["ANSIBLE_STDOUT_CALLBACK"] = "json"
-        env["ANSIBLE_DEPRECATION_WARNINGS"] = "false"
-        env.setdefault("ANSIBLE_PIPELINING", "true")
-        env["PATH"] = self.containerd.env["PATH"]
-        started = time.monotonic()
-        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False, cwd=REPO)
-        seconds = time.monotonic() - started
-        if log_name:
-            with open(os.path.join(self.base, log_name), "w") as handle:
-                handle.write(proc.stdout + proc.stderr)
-        try:
-            result = json.loads(proc.stdout[proc.stdout.index("{"):])
-        except ValueError:
-            result = None
-        if proc.returncode != 0 or result is None:
-            raise RuntimeError("ansible-playbook %s failed (rc=%d):\n%s\n%s" % (
-                " ".join(extra), proc.returncode, failures(result) if result else proc.stdout[-4000:],
-                proc.stderr[-2000:]))
-        return result, seconds
+        return run_playbook(PLAYBOOK, ["-i", "localhost,", "-c", "local",
+                                       "-e", "ansible_python_interpreter=" + sys.executable],
+                            self.vars_file, *extra, path=self.containerd.env["PATH"],
+                            log_path=os.path.join(self.base, log_name) if log_name else None)
 
     def non_idempotent_tasks(self):
-        """Names of the tasks tagged non_idempotent (ansible-playbook --list-tasks)."""
-        cmd = [os.path.join(REPO, ".venv", "bin", "ansible-playbook"), "-i", "localhost,",
-               "-e", "@" + self.vars_file, PLAYBOOK, "--list-tasks", "--tags", "non_idempotent"]
-        env = dict(os.environ)
-        env.setdefault("ANSIBLE_COLLECTIONS_PATH", os.path.join(REPO, ".build", "collections"))
-        out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True, cwd=REPO).stdout
-        return [m.group(1).strip() for m in re.finditer(r"^\s{6}(.+?)\s+TAGS: \[", out, re.M)]
+        return tagged_tasks(["-i", "localhost,"], self.vars_file)
 
     # -- tear-down -------------------------------------------------------------------------
 
@@ -241,7 +220,49 @@ class Walkthrough:
         return removed
 
 
-# -- reading the JSON callback's output ----------------------------------------------------
+# -- running playbooks and reading the JSON callback's output --------------------------------
+
+def ansible_env(path=None):
+    env = dict(os.environ)
+    env.setdefault("ANSIBLE_COLLECTIONS_PATH", os.path.join(REPO, ".build", "collections"))
+    env["ANSIBLE_DEPRECATION_WARNINGS"] = "false"
+    env.setdefault("ANSIBLE_PIPELINING", "true")
+    if path:
+        env["PATH"] = path
+    return env
+
+
+def run_playbook(playbook, inventory_args, vars_file, *extra, path=None, env=None, log_path=None):
+    """ansible-playbook with the JSON callback; returns (result dict, seconds). Fails on a failed run."""
+    cmd = [os.path.join(REPO, ".venv", "bin", "ansible-playbook"), *inventory_args,
+           "-e", "@" + vars_file, playbook, *extra]
+    run_env = ansible_env(path)
+    run_env.update(env or {})
+    run_env["ANSIBLE_STDOUT_CALLBACK"] = "json"
+    started = time.monotonic()
+    proc = subprocess.run(cmd, env=run_env, capture_output=True, text=True, check=False, cwd=REPO)
+    seconds = time.monotonic() - started
+    if log_path:
+        with open(log_path, "w") as handle:
+            handle.write(proc.stdout + proc.stderr)
+    try:
+        result = json.loads(proc.stdout[proc.stdout.index("{"):])
+    except ValueError:
+        result = None
+    if proc.returncode != 0 or result is None:
+        raise RuntimeError("ansible-playbook %s %s failed (rc=%d):\n%s\n%s" % (
+            os.path.basename(playbook), " ".join(extra), proc.returncode,
+            failures(result) if result else proc.stdout[-4000:], proc.stderr[-2000:]))
+    return result, seconds
+
+
+def tagged_tasks(inventory_args, vars_file, tag="non_idempotent"):
+    """Names of the walk-through's tasks with ``tag`` (ansible-playbook --list-tasks)."""
+    cmd = [os.path.join(REPO, ".venv", "bin", "ansible-playbook"), *inventory_args,
+           "-e", "@" + vars_file, PLAYBOOK, "--list-tasks", "--tags", tag]
+    out = subprocess.run(cmd, env=ansible_env(), capture_output=True, text=True, check=True, cwd=REPO).stdout
+    return [m.group(1).strip() for m in re.finditer(r"^\s{6}(.+?)\s+TAGS: \[", out, re.M)]
+
 
 def task_results(result):
     """(play name, task name, host result) for every task and host of a run."""
@@ -279,7 +300,8 @@ def slowest(result, count=5):
 
 
 def stats(result):
-    return result["stats"]["localhost"]
+    """The counters of the run's only host."""
+    return next(iter(result["stats"].values()))
 
 
 def summary_of(result):
@@ -289,23 +311,21 @@ def summary_of(result):
     return {}
 
 
-def main():
-    if os.environ.get("DEMO_VERSION"):
-        version = os.environ["DEMO_VERSION"]
-    else:
-        version = available_versions()[-1]
+def demo(rig, title):
+    """Set up ``rig``, run the walk-through twice and its clean-up, tear down, print the summary.
+
+    ``rig`` is a Walkthrough (this machine) or a demo_vm.VmWalkthrough (a throwaway VM):
+    start(), play(), non_idempotent_tasks(), leftovers(), stop() and setup_notes.
+    """
     started = time.monotonic()
-    walk = Walkthrough()
-    removed = None
+    runs = []
     try:
-        print("== setting up: containerd %s, a registry standing in for Docker Hub (HTTP), "
-              "a self-hosted registry (TLS + password), CNI directories under %s" % (version, walk.base), flush=True)
-        walk.start(version)
+        print("== setting up: " + title, flush=True)
+        rig.start()
         setup_secs = time.monotonic() - started
-        runs = []
         for label in ("first run", "second run"):
             print("== %s of playbooks/walkthrough.yml" % label, flush=True)
-            result, secs = walk.play(log_name=label.replace(" ", "-") + ".json")
+            result, secs = rig.play(log_name=label.replace(" ", "-") + ".json")
             runs.append((label, result, secs))
             for play in result["plays"]:
                 tasks = play["tasks"]
@@ -313,12 +333,13 @@ def main():
                     continue
                 changed = sum(1 for t in tasks for r in t["hosts"].values() if r.get("changed"))
                 print("   %-100s %2d tasks, %2d changed" % (play["play"]["name"][:100], len(tasks), changed))
-        tagged = walk.non_idempotent_tasks()
+        tagged = rig.non_idempotent_tasks()
         print("== clean-up play (--tags cleanup)", flush=True)
-        cleanup, cleanup_secs = walk.play("--tags", "cleanup", log_name="cleanup.json")
-        left = walk.leftovers()
+        cleanup, cleanup_secs = rig.play("--tags", "cleanup", log_name="cleanup.json")
+        left = rig.leftovers()
     finally:
-        removed = walk.stop()
+        print("== tearing down", flush=True)
+        removed = rig.stop()
     total = time.monotonic() - started
 
     first, second = runs[0][1], runs[1][1]
@@ -327,13 +348,14 @@ def main():
     unexpected = [name for name in second_changed if name not in tagged]
     print()
     print("== demo summary")
-    print("containerd %s (throwaway, under %s; stopped and removed)" % (version, walk.base))
+    for line in rig.setup_notes:
+        print(line)
     for name, line in summary.get("images", {}).items():
         print("image %-8s %s" % (name, line))
     print("tasks           %s" % ", ".join(summary.get("tasks", [])))
     print("web task        host PID %s; paused task PID %s (kept across pause/resume)" % (
         summary.get("web_pid"), summary.get("paused_pid")))
-    print("CNI bridge      %s (%s), web at %s" % (walk.bridge, walk.subnet, ", ".join(summary.get("web_address", []))))
+    print("CNI bridge      %s (%s), web at %s" % (rig.bridge, rig.subnet, ", ".join(summary.get("web_address", []))))
     print("page over bridge            %s" % summary.get("page_over_bridge"))
     print("page via shared netns       %s" % summary.get("page_over_shared_localhost"))
     print("push            %s" % summary.get("pushed"))
@@ -352,6 +374,19 @@ def main():
     print("set-up %.1fs, total %.1fs" % (setup_secs, total))
     if unexpected or left:
         raise SystemExit("the walk-through is not idempotent or left something behind (see above)")
+
+
+def main():
+    """--local: this machine's rig (about 2 minutes); default: a throwaway QEMU VM (demo_vm.py)."""
+    if "--local" not in sys.argv[1:]:
+        from demo_vm import main as vm_main
+        vm_main()
+        return
+    version = os.environ.get("DEMO_VERSION") or available_versions()[-1]
+    walk = Walkthrough()
+    walk.version = version
+    demo(walk, "containerd %s, a registry standing in for Docker Hub (HTTP), a self-hosted registry "
+               "(TLS + password), CNI directories under %s" % (version, walk.base))
 
 
 if __name__ == "__main__":

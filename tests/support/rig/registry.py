@@ -46,8 +46,10 @@ def _run(cmd: list[str], *, stdin: str | None = None, cwd: str | None = None) ->
                             f"{proc.stderr.strip()[-1000:]}")
 
 
-def _make_ca(tls_dir: str, ca_dir: str) -> tuple[str, str, str]:
-    """A throwaway CA and a server certificate for 127.0.0.1/localhost.
+def _make_ca(tls_dir: str, ca_dir: str, names: tuple[str, ...] = ()) -> tuple[str, str, str]:
+    """A throwaway CA and a server certificate for 127.0.0.1/localhost and ``names``.
+
+    ``names`` are extra DNS names, for example the name a VM gives the host.
 
     The CA certificate goes alone into its own directory because skopeo's
     ``--dest-cert-dir`` treats every ``*.key`` there as a client key.
@@ -68,7 +70,8 @@ def _make_ca(tls_dir: str, ca_dir: str) -> tuple[str, str, str]:
           "-addext", "keyUsage=critical,keyCertSign,cRLSign"])
     _run(["openssl", "req", "-new", *ec, "-keyout", key, "-out", csr, "-subj", "/CN=localhost"])
     with open(ext, "w") as fh:
-        fh.write("subjectAltName=IP:127.0.0.1,DNS:localhost\n"
+        alt = ["IP:127.0.0.1", "DNS:localhost"] + ["DNS:" + name for name in names]
+        fh.write("subjectAltName=" + ",".join(alt) + "\n"
                  "basicConstraints=CA:FALSE\n"
                  "keyUsage=critical,digitalSignature,keyEncipherment\n"
                  "extendedKeyUsage=serverAuth\n")
@@ -84,11 +87,12 @@ class Registry:
     object started and leaves the files for post-mortem inspection.
     """
 
-    def __init__(self, workdir: str, flavour: str = "http"):
+    def __init__(self, workdir: str, flavour: str = "http", names: tuple[str, ...] = ()):
         if flavour not in FLAVOURS:
             raise ValueError(f"unknown registry flavour {flavour!r}; expected one of {FLAVOURS}")
         self.workdir = os.path.abspath(workdir)
         self.flavour = flavour
+        self.names = tuple(names)
         self.plain_http = flavour == "http"
         self.port: int | None = None
         self.host: str | None = None
@@ -179,7 +183,7 @@ class Registry:
         if self.plain_http or self._cert:
             return
         self.ca_cert, self._cert, self._key = _make_ca(os.path.join(self.workdir, "tls"),
-                                                       os.path.join(self.workdir, "ca"))
+                                                       os.path.join(self.workdir, "ca"), self.names)
         if self.flavour == "auth":
             self._htpasswd = os.path.join(self.workdir, "htpasswd")
             _run(["htpasswd", "-B", "-i", "-c", self._htpasswd, self.username], stdin=self.password + "\n")
