@@ -13,7 +13,7 @@ export ANSIBLE_DEPRECATION_WARNINGS := false
 export PATH := $(BIN):$(PATH)
 PYTEST_ARGS ?=
 
-.PHONY: setup collection sanity lint unit integration molecule docs test demo demo-local build clean benchmark build-check docs-update
+.PHONY: setup collection sanity lint unit integration molecule demo-check docs test demo demo-local build clean benchmark build-check docs-update
 
 setup:
 	@bash tests/support/setup.sh
@@ -38,6 +38,10 @@ integration: setup collection
 molecule: setup collection
 	@bash tests/support/suite.sh molecule bash extensions/molecule/run.sh
 
+# make demo's VM path (site.yml + walk-through on a throwaway VM) with checks on its summary.
+demo-check: setup collection
+	@bash tests/support/suite.sh demo $(BIN)/pytest tests/demo -p no:cacheprovider $(PYTEST_ARGS)
+
 docs: setup collection
 	@bash tests/support/suite.sh docs bash tests/support/docs.sh check
 
@@ -55,6 +59,7 @@ test: setup collection
 	@-$(MAKE) --no-print-directory unit
 	@-$(MAKE) --no-print-directory integration
 	@-$(MAKE) --no-print-directory molecule
+	@-$(MAKE) --no-print-directory demo-check
 	@bash tests/support/totals.sh $(BUILD)/results
 
 demo: setup collection

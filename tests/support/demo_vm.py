@@ -64,8 +64,8 @@ echo "networks    $(ls /etc/cni/net.d | tr '\n' ' ')"
 class VmWalkthrough:
     """site.yml and the walk-through on a throwaway VM; the interface demo.demo() drives."""
 
-    def __init__(self, memory=2048, cpus=2):
-        self.base = tempfile.mkdtemp(prefix="ctrops-demo-vm-")
+    def __init__(self, memory=2048, cpus=2, workdir=None):
+        self.base = tempfile.mkdtemp(prefix="ctrops-demo-vm-", dir=workdir)
         os.chmod(self.base, 0o700)
         self.uid = secrets.token_hex(3)
         self.memory, self.cpus = memory, cpus
