@@ -26,3 +26,9 @@ def label_changes(current, wanted):
     changes = dict((key, value) for key, value in wanted.items() if current.get(key) != value)
     changes.update((key, None) for key in current if key not in wanted)
     return changes
+
+
+def labels_match(labels, wanted):
+    """Whether ``labels`` carry every label of ``wanted``; a wanted value of None matches any value."""
+    return all(key in labels and (value is None or labels[key] == str(value))
+               for key, value in (wanted or {}).items())

@@ -92,14 +92,8 @@ from ansible_collections.ctrops.containerd.plugins.module_utils.client import (
     CtrError,
     client_argument_spec,
 )
+from ansible_collections.ctrops.containerd.plugins.module_utils.labels import labels_match
 from ansible_collections.ctrops.containerd.plugins.module_utils.parsers import identifier_error
-
-
-def matches(labels, wanted):
-    for key, value in (wanted or {}).items():
-        if key not in labels or (value is not None and labels[key] != str(value)):
-            return False
-    return True
 
 
 def main():
@@ -126,7 +120,7 @@ def main():
                 missing.append(name)
                 continue
             summary = ctrs.parse_container_info(info)
-            if not matches(summary['labels'], module.params['labels']):
+            if not labels_match(summary['labels'], module.params['labels']):
                 continue
             view = ctrs.container_view(summary)
             view.update(name=name, task=tasks_by_name.get(name))

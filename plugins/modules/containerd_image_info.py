@@ -117,6 +117,7 @@ from ansible_collections.ctrops.containerd.plugins.module_utils.client import (
     client_argument_spec,
 )
 from ansible_collections.ctrops.containerd.plugins.module_utils.images import ImageStore
+from ansible_collections.ctrops.containerd.plugins.module_utils.labels import labels_match
 
 KEYS = ('name', 'digest', 'media_type', 'size', 'platforms', 'labels', 'complete', 'unpacked')
 
@@ -145,9 +146,7 @@ def main():
         record = records[name]
         if names and name not in names:
             continue
-        labels = record['labels']
-        if any(key not in labels or (value is not None and labels[key] != str(value))
-               for key, value in wanted_labels.items()):
+        if not labels_match(record['labels'], wanted_labels):
             continue
         images.append(dict((key, record[key]) for key in KEYS))
     module.exit_json(changed=False, images=images, missing=[n for n in names if n not in records],

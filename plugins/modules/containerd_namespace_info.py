@@ -1,0 +1,150 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) ctrops.containerd contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: containerd_namespace_info
+short_description: List containerd namespaces with their labels
+version_added: 0.1.0
+description:
+  - Lists the namespaces of a containerd daemon with their labels, as C(ctr namespaces ls) shows them.
+  - Optionally lists what each namespace holds (containers, images, tasks, snapshots, leases, content), which is what
+    keeps containerd from removing it.
+  - Read-only.
+options:
+  name:
+    description:
+      - Only these namespaces. Names that do not exist are left out of RV(namespaces) and listed in RV(missing).
+    type: list
+    elements: str
+    aliases: [names]
+  labels:
+    description:
+      - Only namespaces carrying all these labels; a value of V(null) matches any value of that label.
+    type: dict
+  contents:
+    description:
+      - Also list what each namespace holds, in RV(namespaces[].contents).
+      - Costs six more ctr calls per namespace.
+    type: bool
+    default: false
+extends_documentation_fragment:
+  - ctrops.containerd.client
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+    details: The module only reads.
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
+notes:
+  - Costs one ctr call (C(namespaces ls)) without O(contents).
+seealso:
+  - module: ctrops.containerd.containerd_namespace
+author:
+  - ctrops.containerd maintainers (@ctrops)
+'''
+
+EXAMPLES = r'''
+- name: All namespaces (ctr namespaces ls)
+  ctrops.containerd.containerd_namespace_info:
+  register: all_namespaces
+
+- name: Names only
+  ansible.builtin.debug:
+    msg: "{{ all_namespaces.namespaces | map(attribute='name') | list }}"
+
+- name: The namespaces of the web team, with what they hold
+  ctrops.containerd.containerd_namespace_info:
+    labels:
+      team: web
+    contents: true
+  register: web_namespaces
+'''
+
+RETURN = r'''
+namespaces:
+  description: The matching namespaces, sorted by name.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: Name of the namespace.
+      type: str
+      sample: walkthrough
+    labels:
+      description: Labels of the namespace.
+      type: dict
+      sample: {team: ops}
+    contents:
+      description:
+        - What the namespace holds, by kind (C(containers), C(images), C(tasks), C(snapshots), C(leases),
+          C(content blobs)); kinds with nothing are left out, so an empty namespace has C({}).
+      returned: when O(contents=true)
+      type: dict
+      sample: {containers: [web], images: [docker.io/library/nginx:alpine]}
+missing:
+  description: Names given in O(name) that do not exist.
+  returned: always
+  type: list
+  elements: str
+  sample: []
+ctr_calls:
+  description: Number of ctr invocations of this run.
+  returned: always
+  type: int
+  sample: 1
+'''
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.ctrops.containerd.plugins.module_utils.client import (
+    ContainerdClient,
+    CtrError,
+    client_argument_spec,
+)
+from ansible_collections.ctrops.containerd.plugins.module_utils.labels import labels_match
+from ansible_collections.ctrops.containerd.plugins.module_utils.parsers import identifier_error
+
+
+def main():
+    argument_spec = client_argument_spec(namespace=False)
+    argument_spec.update(
+        name=dict(type='list', elements='str', aliases=['names']),
+        labels=dict(type='dict'),
+        contents=dict(type='bool', default=False),
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    names = module.params['name']
+    for name in names or []:
+        problem = identifier_error(name, 'namespace name')
+        if problem:
+            module.fail_json(msg='Invalid name: %s.' % problem)
+    client = ContainerdClient.from_module(module)
+    found = []
+    try:
+        existing = client.namespaces()
+        for name in sorted(existing if names is None else set(names) & set(existing)):
+            if not labels_match(existing[name], module.params['labels']):
+                continue
+            entry = dict(name=name, labels=existing[name])
+            if module.params['contents']:
+                entry['contents'] = client.namespace_contents(name)
+            found.append(entry)
+    except CtrError as exc:
+        module.fail_json(msg=exc.message, **exc.details())
+    missing = sorted(set(names or []) - set(existing))
+    module.exit_json(changed=False, namespaces=found, missing=missing, ctr_calls=client.calls)
+
+
+if __name__ == '__main__':
+    main()
