@@ -27,8 +27,9 @@ options:
     description:
       - V(running) starts the task if there is none (a task that exited is deleted first) and resumes
         a paused one.
-      - V(paused) freezes a running task (its processes keep their PIDs). A task that is not running
-        cannot be paused; the module fails.
+      - V(paused) freezes the task (its processes keep their PIDs). A container without a running task
+        gets one started first, as V(running) would (a task that exited is deleted first), so that
+        V(paused) holds from any state.
       - V(stopped) sends O(signal), waits O(stop_timeout) seconds, then sends SIGKILL to all of the
         task's processes. The stopped task is kept (C(ctr tasks ls) shows it as STOPPED).
       - V(absent) stops the task if needed and deletes it.
@@ -252,9 +253,19 @@ class TaskManager:
         if status in ('paused', 'pausing'):
             return
         if status != 'running':
-            self.module.fail_json(msg='The task of container %s is %s: only a running task can be paused; start it '
-                                      'first (state=running).' % (self.name, status or 'absent (there is none)'))
-        self.act('pause task %s' % self.name, self.client.run, ['tasks', 'pause', self.name])
+            self.running(task)
+        self.act('pause task %s' % self.name, self.pause)
+
+    def pause(self):
+        try:
+            self.client.run(['tasks', 'pause', self.name])
+        except CtrError:
+            current = ctrs.tasks(self.client).get(self.name)
+            if current is None or current['status'] in LIVE:
+                raise
+            self.module.fail_json(msg='The task of container %s is %s: its command ended before the task could '
+                                      'be paused; give the container a command that keeps running.'
+                                      % (self.name, current['status']))
 
     def stopped(self, task):
         status = task['status'] if task else None

@@ -84,6 +84,32 @@ def test_pause_and_resume_keep_the_pid(containerd, run_module, make_container):
     assert exec_in(containerd, name, "sh", "-c", "echo $PPID").stdout == before
 
 
+def test_paused_starts_a_task_first_from_any_state(containerd, run_module, make_container):
+    name = make_container()
+    args = containerd.module_args(container=name, state="paused")
+
+    predicted = run_module("containerd_task", check=True, **args)
+    assert predicted["changed"] is True
+    assert predicted["actions"] == ["start task %s" % name, "pause task %s" % name]
+    assert predicted["task"]["status"] == "paused"
+    assert task(containerd, name) is None, "check mode started a task"
+
+    paused = run_module("containerd_task", **args)
+    assert paused["changed"] is True and paused["actions"] == predicted["actions"]
+    pid = paused["task"]["pid"]
+    assert task(containerd, name) == (pid, "PAUSED")
+    assert paused["diff"]["before"] == {"status": None} and paused["diff"]["after"] == {"status": "paused"}
+    again = run_module("containerd_task", **args)
+    assert again["changed"] is False and again["task"]["pid"] == pid
+
+    # A task that was stopped is deleted and started anew, then paused.
+    run_module("containerd_task", **containerd.module_args(container=name, state="stopped", signal="SIGKILL"))
+    restarted = run_module("containerd_task", **args)
+    assert restarted["actions"] == ["delete task %s" % name, "start task %s" % name, "pause task %s" % name]
+    assert task(containerd, name)[1] == "PAUSED" and restarted["task"]["pid"] != pid
+    run_module("containerd_task", **containerd.module_args(container=name, state="absent"))
+
+
 def test_stop_by_signal_and_by_sigkill_after_timeout(containerd, run_module, make_container):
     polite = make_container(TRAPS_TERM, suffix="polite")
     stubborn = make_container(("sleep", "600"), suffix="stubborn")
@@ -157,14 +183,8 @@ def test_errors_are_clear(containerd, run_module, make_container, tmp_path):
         assert gone["task"]["status"] is None
 
     name = make_container(["true"])
-    not_running = run_module("containerd_task", **containerd.module_args(container=name, state="paused"))
-    assert not_running.get("failed") is True
-    assert not_running["msg"] == ("The task of container %s is absent (there is none): only a running task can "
-                                  "be paused; start it first (state=running)." % name)
-    run_module("containerd_task", **containerd.module_args(container=name))
-    wait_task_status(containerd, name, "STOPPED")
-    exited = run_module("containerd_task", **containerd.module_args(container=name, state="paused"))
-    assert exited.get("failed") is True and "is stopped: only a running task can be paused" in exited["msg"]
+    gone = run_module("containerd_task", **containerd.module_args(container="nosuch", state="paused"))
+    assert gone.get("failed") is True and gone["msg"].startswith("Container nosuch does not exist")
 
     bad_signal = run_module("containerd_task", **containerd.module_args(container=name, signal="KILLME"))
     assert bad_signal.get("failed") is True and bad_signal["msg"].startswith("Invalid signal 'KILLME'")
