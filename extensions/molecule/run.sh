@@ -7,13 +7,14 @@
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
-cd "$repo"
+cd "$repo" || exit 1
 
 scenarios=${MOLECULE_SCENARIOS:-"debian release arch nixos"}
 logs="$repo/.build/molecule"
 mkdir -p "$logs"
 
-export CTROPS_VM_RUN_ID="run-$$-$(date +%s)"
+CTROPS_VM_RUN_ID="run-$$-$(date +%s)"
+export CTROPS_VM_RUN_ID
 export ANSIBLE_COLLECTIONS_PATH=${ANSIBLE_COLLECTIONS_PATH:-$repo/.build/collections}
 export PATH="$repo/.venv/bin:$PATH"
 export ANSIBLE_FORCE_COLOR=0 PY_COLORS=0 NO_COLOR=1

@@ -5,14 +5,22 @@ set -uo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 out=$(mktemp -d /tmp/ctrops-build-XXXXXX)
 trap 'rm -rf "$out"' EXIT
-check() { if eval "$2"; then echo "PASS: build $1"; else echo "FAIL: build $1"; status=1; fi; }
 status=0
-cd "$repo"
-check "ansible-galaxy collection build" '"$repo/.venv/bin/ansible-galaxy" collection build --output-path "$out" . >/dev/null'
-tarball=$(ls "$out"/ctrops-containerd-*.tar.gz 2>/dev/null | head -1)
+# report NAME RC: one PASS or FAIL line for the command that just ran.
+report() {
+  if [ "$2" -eq 0 ]; then echo "PASS: build $1"; else echo "FAIL: build $1"; status=1; fi
+}
+cd "$repo" || exit 1
+"$repo/.venv/bin/ansible-galaxy" collection build --output-path "$out" . >/dev/null
+report "ansible-galaxy collection build" $?
+tarball=$(find "$out" -maxdepth 1 -name 'ctrops-containerd-*.tar.gz' | head -n 1)
 listing=$(tar -tzf "${tarball:-/dev/null}" 2>/dev/null)
-check "tarball has MANIFEST.json and the modules" 'grep -qx MANIFEST.json <<<"$listing" && grep -q "^plugins/modules/containerd_namespace.py$" <<<"$listing"'
-check "tarball has no tests, venv, caches or images" '! grep -qE "^(tests/(integration|unit|support|output)|\.venv|\.build|\.git/|\.ci)|__pycache__|\.qcow2$|\.pyc$" <<<"$listing"'
+grep -qx MANIFEST.json <<<"$listing" && grep -q '^plugins/modules/containerd_namespace.py$' <<<"$listing"
+report "tarball has MANIFEST.json and the modules" $?
+! grep -qE '^(tests/(integration|unit|support|output|demo|benchmark)|\.venv|\.build|\.git/|\.ci)|__pycache__|\.qcow2$|\.pyc$' \
+  <<<"$listing"
+report "tarball has no tests, venv, caches or images" $?
 size=$(stat -c %s "${tarball:-/dev/null}" 2>/dev/null || echo 0)
-check "tarball is small (${size} bytes < 2 MB)" '[ "$size" -gt 0 ] && [ "$size" -lt 2000000 ]'
+[ "$size" -gt 0 ] && [ "$size" -lt 2000000 ]
+report "tarball is small (${size} bytes < 2 MB)" $?
 exit $status

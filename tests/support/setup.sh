@@ -15,6 +15,8 @@ apt_packages=(
   # the rig: containerd 1.6, runc, CNI plugins 1.1, registry, images, TLS, auth
   containerd runc containernetworking-plugins docker-registry apache2-utils
   busybox-static skopeo iptables iproute2 openssl curl util-linux procps
+  # ansible-test sanity's shellcheck test (skipped without it)
+  shellcheck
   # Molecule on local VMs and the Arch / NixOS stand-ins
   qemu-system-x86 qemu-utils debootstrap e2fsprogs openssh-client
   pacman-package-manager makepkg libarchive-tools fakeroot nix-bin
@@ -82,4 +84,4 @@ standin="$HOME/.ansible/test/cache/get_pip_${pip_ver//./_}.py"
 mkdir -p "$(dirname "$standin")"
 cp "$here/get_pip_standin.py" "$standin"
 CTROPS_CACHE="$CTROPS_CACHE" python3 "$repo/extensions/molecule/vm.py" build-bases  # QEMU base images for Molecule and the demo (cached by recipe hash)
-log "ready: $(ls -d "$CTROPS_CACHE"/*/ | tr '\n' ' ')"
+log "ready: $(find "$CTROPS_CACHE" -mindepth 1 -maxdepth 1 -type d -printf '%p ')"
