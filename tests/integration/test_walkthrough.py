@@ -47,6 +47,12 @@ def test_walkthrough_twice_then_cleanup(walkthrough, containerd):
     assert stats(second)["changed"] == len(tagged)
     assert "(pushed now: False)" in summary_of(second)["pushed"]
 
+    # On a converged host check mode predicts no change at all: the two writing
+    # commands are skipped in check mode, every other task reads or predicts.
+    checked, _secs = walkthrough.play("--check", "--diff")
+    assert stats(checked)["failures"] == 0
+    assert changed_tasks(checked) == [], "check mode predicts changes on a converged host"
+
     cleanup, _secs = walkthrough.play("--tags", "cleanup")
     walkthrough.cleaned = True
     assert stats(cleanup)["failures"] == 0
