@@ -73,7 +73,9 @@ notes:
   - If the container has a restart policy (O(ctrops.containerd.containerd_container#module:restart_policy)),
     this module keeps the restart monitor's status label in step. V(running) sets it to C(running)
     after the start; V(stopped) and V(absent) set it to C(stopped) before the signal, so that the
-    monitor does not start the task again.
+    monitor does not start the task again. The monitor itself kills and deletes a task whose wanted
+    status is C(stopped) when it comes by (every 10 seconds by default), so with a restart policy
+    V(stopped) may leave no task at all; a later run with V(stopped) finds that in order.
   - "CNI networking is not done here: the result's C(task.netns) (C(/proc/PID/ns/net)) is what a CNI
     attachment (ctrops.containerd's CNI modules) takes, in a task after this one."
   - C(ctr tasks start) of a container made with a TTY needs a console; such containers are not supported.
