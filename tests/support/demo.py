@@ -1,4 +1,5 @@
-"""`make demo`: the field notes' walk-through (playbooks/walkthrough.yml) on a throwaway rig.
+"""`make demo-local` (demo.py --local): the field notes' walk-through (playbooks/walkthrough.yml)
+on a throwaway rig of this machine; without --local, `make demo`'s VM path (demo_vm.py).
 
 Starts the rig's newest containerd, a plain-HTTP registry seeded with the rig's
 busybox and web images (standing in for Docker Hub, which is not reachable
@@ -8,7 +9,8 @@ the tasks tagged non_idempotent), then its clean-up play, prints a summary and
 removes everything it made: processes by PID, mounts, the bridge, iptables
 rules, the temporary directory.
 
-Also used by tests/integration/test_walkthrough.py (Walkthrough, run_playbook).
+demo() runs either rig and prints the summary. Also used by
+tests/integration/test_walkthrough.py (Walkthrough) and tests/demo (demo).
 """
 
 import ipaddress
