@@ -49,3 +49,16 @@ options:
     type: str
     default: default
 '''
+
+    # The attributes of the read-only *_info modules.
+    INFO = r'''
+attributes:
+  check_mode:
+    support: full
+    details: The module only reads.
+  diff_mode:
+    support: N/A
+    details: The module changes nothing.
+  platform:
+    platforms: posix
+'''

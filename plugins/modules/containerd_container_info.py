@@ -31,13 +31,7 @@ extends_documentation_fragment:
   - ctrops.containerd.client
   - ctrops.containerd.client.NAMESPACE
   - ansible.builtin.action_common_attributes
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: N/A
-  platform:
-    platforms: posix
+  - ctrops.containerd.client.INFO
 seealso:
   - module: ctrops.containerd.containerd_container
   - module: ctrops.containerd.containerd_task

@@ -32,14 +32,7 @@ extends_documentation_fragment:
   - ctrops.containerd.client
   - ctrops.containerd.client.NAMESPACE
   - ansible.builtin.action_common_attributes
-attributes:
-  check_mode:
-    support: full
-    details: The module only reads.
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
+  - ctrops.containerd.client.INFO
 notes:
   - Costs two ctr calls (C(images ls) and C(images check)), whatever the number of images.
 seealso:

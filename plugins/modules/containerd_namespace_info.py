@@ -37,14 +37,7 @@ options:
 extends_documentation_fragment:
   - ctrops.containerd.client
   - ansible.builtin.action_common_attributes
-attributes:
-  check_mode:
-    support: full
-    details: The module only reads.
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
+  - ctrops.containerd.client.INFO
 notes:
   - Costs one ctr call (C(namespaces ls)) without O(contents).
 seealso:
