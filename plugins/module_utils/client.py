@@ -17,6 +17,7 @@ import os
 import stat
 
 from ansible_collections.ctrops.containerd.plugins.module_utils import parsers
+from ansible_collections.ctrops.containerd.plugins.module_utils.errors import ModuleError
 
 DEFAULT_ADDRESS = '/run/containerd/containerd.sock'
 DEFAULT_NAMESPACE = 'default'
@@ -44,12 +45,11 @@ def client_argument_spec(namespace=True):
     return spec
 
 
-class CtrError(Exception):
+class CtrError(ModuleError):
     """A failed ctr call, with a message meant for the user."""
 
     def __init__(self, message, rc=None, stdout='', stderr='', command=None):
         super(CtrError, self).__init__(message)
-        self.message = message
         self.rc = rc
         self.stdout = stdout
         self.stderr = stderr

@@ -27,6 +27,9 @@ import subprocess
 import tempfile
 import time
 
+from ansible_collections.ctrops.containerd.plugins.module_utils.parsers import version_tuple
+from ansible_collections.ctrops.containerd.plugins.module_utils.errors import ModuleError
+
 # Versions of the CNI spec (https://github.com/containernetworking/cni/blob/main/SPEC.md).
 KNOWN_VERSIONS = ('0.1.0', '0.2.0', '0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0')
 CHECK_MIN_VERSION = (0, 4, 0)
@@ -41,23 +44,8 @@ NETWORK_NAME_RE = re.compile(r'^[a-zA-Z0-9][a-zA-Z0-9_.\-]*$')
 IFNAME_MAX_LENGTH = 15
 
 
-class CniError(Exception):
+class CniError(ModuleError):
     """A CNI problem, with a message meant for the user."""
-
-    def __init__(self, message, **details):
-        super(CniError, self).__init__(message)
-        self.message = message
-        self.extra = details
-
-    def details(self):
-        return dict(self.extra)
-
-
-def version_tuple(version):
-    try:
-        return tuple(int(part) for part in str(version).split('.'))
-    except ValueError:
-        return ()
 
 
 def supports_check(cni_version):

@@ -42,9 +42,8 @@ SHARED_NAMESPACES = (('network_from', 'network', 'net'), ('pid_from', 'pid', 'pi
 DEFAULT_MOUNTS = ('/proc', '/dev', '/dev/pts', '/dev/shm', '/dev/mqueue', '/sys', '/run', '/sys/fs/cgroup',
                   '/etc/hosts', '/etc/resolv.conf')
 
-SIGNAL_RE = re.compile(r'^(SIG[A-Z0-9+-]+|[0-9]+)$')
-
-STOPPED_STATES = ('stopped', 'created', 'unknown')
+# Task states with a live process (it holds its namespaces; it must be stopped before a delete).
+LIVE = ('running', 'paused', 'pausing')
 
 
 # -- parsing (pure: kept here, beside their only users; unit-tested on recorded outputs) ----------
@@ -395,8 +394,8 @@ def stale_namespaces(spec, summary, tasks_by_name):
     return stale
 
 
-def label_changes(current, wanted):
-    """The labels to set so that ``current`` holds every label of ``wanted``."""
+def missing_labels(current, wanted):
+    """The labels to set so that ``current`` holds every label of ``wanted`` (others stay)."""
     return dict((key, value) for key, value in wanted.items() if current.get(key) != value)
 
 
@@ -410,13 +409,6 @@ def delete_container(client, name):
 
 
 # -- tasks -----------------------------------------------------------------------------
-
-def signal_error(signal):
-    if not SIGNAL_RE.match(signal or ''):
-        return ('Invalid signal %r: give a name such as SIGTERM or SIGINT, or a number such as 15.'
-                % signal)
-    return None
-
 
 def process_alive(pid):
     """Whether a host PID runs (a zombie counts as gone)."""

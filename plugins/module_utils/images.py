@@ -19,9 +19,10 @@ import tarfile
 
 from ansible_collections.ctrops.containerd.plugins.module_utils import parsers, reference
 from ansible_collections.ctrops.containerd.plugins.module_utils.client import CtrError, NotFound
+from ansible_collections.ctrops.containerd.plugins.module_utils.errors import ModuleError
 
 
-class ArchiveError(ValueError):
+class ArchiveError(ModuleError):
     """An archive that is missing or is not an image archive."""
 
 
@@ -292,7 +293,7 @@ def _full_name(text):
         return None
     try:
         return reference.normalize(text)
-    except reference.ReferenceError:
+    except reference.InvalidReference:
         return None
 
 

@@ -15,24 +15,8 @@ __metaclass__ = type
 import json
 import re
 
-# containerd's identifier rule (pkg/identifiers): namespaces, containers, tasks.
-IDENTIFIER_RE = re.compile(r'^[A-Za-z0-9]+(?:[._-](?:[A-Za-z0-9]+))*$')
-IDENTIFIER_MAX_LENGTH = 76
-
 # A label list "k=v,k2=v2": a comma starts a new label only when a "key=" follows.
 _LABEL_SPLIT_RE = re.compile(r',(?=[^,=]+=)')
-
-
-def identifier_error(value, what='name'):
-    """Return why ``value`` is not a valid containerd identifier, or None."""
-    if not value:
-        return '%s must not be empty' % what
-    if len(value) > IDENTIFIER_MAX_LENGTH:
-        return '%s %r is longer than %d characters' % (what, value, IDENTIFIER_MAX_LENGTH)
-    if not IDENTIFIER_RE.match(value):
-        return ('%s %r is not a valid containerd identifier: use letters and digits, '
-                'separated by single ".", "_" or "-"' % (what, value))
-    return None
 
 
 def parse_quiet_list(output):

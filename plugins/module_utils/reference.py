@@ -15,6 +15,8 @@ __metaclass__ = type
 
 import re
 
+from ansible_collections.ctrops.containerd.plugins.module_utils.errors import InvalidInput
+
 DEFAULT_DOMAIN = 'docker.io'
 LEGACY_DOMAINS = ('index.docker.io', 'registry-1.docker.io')
 OFFICIAL_PREFIX = 'library/'
@@ -29,7 +31,7 @@ _DIGEST_RE = re.compile(r'^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[
 NAME_MAX_LENGTH = 255
 
 
-class ReferenceError(ValueError):
+class InvalidReference(InvalidInput, ValueError):
     """A reference that does not follow the image reference grammar."""
 
 
@@ -92,17 +94,17 @@ def _split_domain(name):
 
 
 def parse(text, default_tag=True):
-    """Parse and normalise ``text``; raise ReferenceError with a sentence saying what is wrong."""
+    """Parse and normalise ``text``; raise InvalidReference with a sentence saying what is wrong."""
     if not isinstance(text, str) or not text.strip():
-        raise ReferenceError('an image reference must not be empty')
+        raise InvalidReference('an image reference must not be empty')
     text = text.strip()
     if any(ch.isspace() for ch in text):
-        raise ReferenceError('image reference %r contains white space' % text)
+        raise InvalidReference('image reference %r contains white space' % text)
     name, digest = text, None
     if '@' in text:
         name, _sep, digest = text.partition('@')
         if not _DIGEST_RE.match(digest):
-            raise ReferenceError('image reference %r has an invalid digest %r: expected ALGORITHM:HEX, '
+            raise InvalidReference('image reference %r has an invalid digest %r: expected ALGORITHM:HEX, '
                                  'for example sha256: and 64 hex digits' % (text, digest))
     tag = None
     last_slash = name.rfind('/')
@@ -110,17 +112,17 @@ def parse(text, default_tag=True):
     if colon > last_slash:
         name, tag = name[:colon], name[colon + 1:]
         if not _TAG_RE.match(tag):
-            raise ReferenceError('image reference %r has an invalid tag %r: use letters, digits, "_", "." '
+            raise InvalidReference('image reference %r has an invalid tag %r: use letters, digits, "_", "." '
                                  'and "-" (at most 128, not starting with "." or "-")' % (text, tag))
     domain, path = _split_domain(name)
     if not _DOMAIN_RE.match(domain):
-        raise ReferenceError('image reference %r has an invalid registry host %r' % (text, domain))
+        raise InvalidReference('image reference %r has an invalid registry host %r' % (text, domain))
     if not _PATH_RE.match(path):
         hint = ' (repository names must be lower case)' if path != path.lower() else ''
-        raise ReferenceError('image reference %r has an invalid repository name %r%s'
+        raise InvalidReference('image reference %r has an invalid repository name %r%s'
                              % (text, path, hint))
     if len(domain) + 1 + len(path) > NAME_MAX_LENGTH:
-        raise ReferenceError('image reference %r is longer than %d characters' % (text, NAME_MAX_LENGTH))
+        raise InvalidReference('image reference %r is longer than %d characters' % (text, NAME_MAX_LENGTH))
     if tag is None and digest is None and default_tag:
         tag = DEFAULT_TAG
     return Reference(domain, path, tag=tag, digest=digest)

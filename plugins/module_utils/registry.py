@@ -32,6 +32,8 @@ from urllib import error as urllib_error
 from urllib import parse as urllib_parse
 from urllib import request as urllib_request
 
+from ansible_collections.ctrops.containerd.plugins.module_utils.errors import ModuleError
+
 MT_OCI_INDEX = 'application/vnd.oci.image.index.v1+json'
 MT_OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json'
 MT_DOCKER_LIST = 'application/vnd.docker.distribution.manifest.list.v2+json'
@@ -41,12 +43,11 @@ MANIFEST_ACCEPT = ', '.join([MT_OCI_INDEX, MT_OCI_MANIFEST, MT_DOCKER_LIST, MT_D
 _CHALLENGE_PARAM_RE = re.compile(r'(\w+)="([^"]*)"')
 
 
-class RegistryError(Exception):
+class RegistryError(ModuleError):
     """A registry request that failed, with a message meant for the user (never a secret)."""
 
     def __init__(self, message, status=None):
         super(RegistryError, self).__init__(message)
-        self.message = message
         self.status = status
 
 

@@ -334,15 +334,10 @@ import json
 import os
 import shutil
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.ctrops.containerd.plugins.module_utils import cni
-from ansible_collections.ctrops.containerd.plugins.module_utils.client import (
-    ContainerdClient,
-    CtrError,
-    client_argument_spec,
-)
-from ansible_collections.ctrops.containerd.plugins.module_utils.parsers import parse_quiet_list, parse_tasks
+from ansible_collections.ctrops.containerd.plugins.module_utils import containers as ctrs
+from ansible_collections.ctrops.containerd.plugins.module_utils.errors import InvalidInput
+from ansible_collections.ctrops.containerd.plugins.module_utils.module_run import ModuleRun
 
 SHORTHAND = ('cni_version', 'type', 'bridge', 'subnet', 'gateway', 'is_gateway', 'ip_masq', 'routes', 'dns',
              'ipam_type', 'ipam_data_dir')
@@ -350,11 +345,11 @@ SHORTHAND = ('cni_version', 'type', 'bridge', 'subnet', 'gateway', 'is_gateway',
 
 # -- definitions --------------------------------------------------------------------
 
-def ensure_present(module, result):
-    params = module.params
+def ensure_present(run):
+    params = run.params
     config = cni.build_config(params)
     cni.validate_structure(config, params['name'])
-    runner = cni.PluginRunner(module, params['bin_dirs'], params['timeout'])
+    runner = cni.PluginRunner(run.module, params['bin_dirs'], params['timeout'])
     cni.validate_plugins(runner, config, params['bin_dirs'])
     conf_dir = params['conf_dir']
     path = os.path.join(conf_dir, cni.config_filename(params['name'], params['priority'], params['format']))
@@ -372,25 +367,25 @@ def ensure_present(module, result):
             current = None
     if current != config:
         if not os.path.isdir(conf_dir):
-            result['actions'].append('create directory %s' % conf_dir)
-        result['actions'].append('write %s' % path)
-        if not module.check_mode:
+            run.actions.append('create directory %s' % conf_dir)
+        run.actions.append('write %s' % path)
+        if not run.check_mode:
             if not os.path.isdir(conf_dir):
                 os.makedirs(conf_dir, 0o755)
             if current_text is not None and params['backup']:
-                result['backup_file'] = module.backup_local(path)
+                run.result['backup_file'] = run.module.backup_local(path)
             cni.write_atomic(path, cni.render(config))
     elif (os.stat(path).st_mode & 0o7777) != 0o644:
-        result['actions'].append('set mode 0644 on %s' % path)
-        if not module.check_mode:
+        run.actions.append('set mode 0644 on %s' % path)
+        if not run.check_mode:
             os.chmod(path, 0o644)
-    result['network'] = dict(name=params['name'], path=path, exists=True, config=config)
+    run.result['network'] = dict(name=params['name'], path=path, exists=True, config=config)
     before = cni.render(current) if current is not None else (current_text or '')
-    result['diff'] = dict(before=before, after=cni.render(config), before_header=path, after_header=path)
+    run.set_diff(before, cni.render(config), path)
 
 
-def ensure_absent(module, result):
-    params = module.params
+def ensure_absent(run):
+    params = run.params
     name = params['name']
     paths = cni.files_of_network(params['conf_dir'], name)
     configs = []
@@ -403,31 +398,31 @@ def ensure_absent(module, result):
     released = []
     if params['purge']:
         with cni.FileLock(params['cache_dir'], params['lock_timeout']):
-            purge_network(module, name, configs, released, result)
+            purge_network(run, name, configs, released)
     for path in paths:
-        result['actions'].append('remove %s' % path)
-        if not module.check_mode:
+        run.actions.append('remove %s' % path)
+        if not run.check_mode:
             if params['backup']:
-                result['backup_file'] = module.backup_local(path)
+                run.result['backup_file'] = run.module.backup_local(path)
             os.unlink(path)
-    result['released'] = released
-    result['network'] = dict(name=name, path=paths[0] if paths else None, exists=False, config={})
+    run.result['released'] = released
+    run.result['network'] = dict(name=name, path=paths[0] if paths else None, exists=False, config={})
     header = paths[0] if paths else name
-    result['diff'] = dict(before=before, after='', before_header=header, after_header=header)
+    run.set_diff(before, '', header)
 
 
-def release(module, runner, path, cached, reason, released, result):
+def release(run, runner, path, cached, reason, released):
     """DEL one cached attachment, remove its cache file and any lease it still holds."""
     config, cached_result, entry = cached
     container, ifname = entry.get('containerId'), entry.get('ifName')
     released.append(dict(container=container, ifname=ifname, reason=reason))
-    result['actions'].append('release %s/%s (%s)' % (container, ifname, reason))
-    if module.check_mode:
+    run.actions.append('release %s/%s (%s)' % (container, ifname, reason))
+    if run.check_mode:
         return
     if config is not None:
         attachment = cni.Attachment(entry.get('networkName'), container, ifname, cni.del_netns(entry),
                                     dict(entry.get('cniArgs') or []), entry.get('capabilityArgs'))
-        cni.release_attachment(module, runner, config, attachment, cached_result)
+        cni.release_attachment(run.module, runner, config, attachment, cached_result)
         for directory in cni.ipam_data_dirs(config):
             for lease, (owner, lease_ifname) in cni.ipam_leases(directory).items():
                 if owner == container and lease_ifname in ('', ifname):
@@ -435,12 +430,12 @@ def release(module, runner, path, cached, reason, released, result):
     cni.remove_file(path)
 
 
-def purge_network(module, name, configs, released, result):
-    params = module.params
-    runner = cni.PluginRunner(module, params['bin_dirs'], params['timeout'])
+def purge_network(run, name, configs, released):
+    params = run.params
+    runner = cni.PluginRunner(run.module, params['bin_dirs'], params['timeout'])
     cached = cni.cached_attachments(params['cache_dir'], name)
     for path, entry in cached.items():
-        release(module, runner, path, entry, 'network purged', released, result)
+        release(run, runner, path, entry, 'network purged', released)
         if entry[0] is not None:
             configs.append(entry[0])
     data_dirs, bridges = [], []
@@ -449,20 +444,20 @@ def purge_network(module, name, configs, released, result):
         bridges += [b for b in cni.bridges_of(config) if b not in bridges]
     for directory in data_dirs:
         if os.path.isdir(directory):
-            result['actions'].append('remove IPAM state %s' % directory)
-            if not module.check_mode:
+            run.actions.append('remove IPAM state %s' % directory)
+            if not run.check_mode:
                 shutil.rmtree(directory)
     for bridge in bridges:
         ports = cni.bridge_ports(bridge)
         if ports is None:
             continue
-        if ports and not module.check_mode:
-            module.warn('Bridge %s is kept: interfaces %s are still on it.' % (bridge, ', '.join(ports)))
+        if ports and not run.check_mode:
+            run.warn('Bridge %s is kept: interfaces %s are still on it.' % (bridge, ', '.join(ports)))
             continue
-        result['actions'].append('delete bridge %s' % bridge)
-        if not module.check_mode:
-            ip = module.get_bin_path('ip', required=True, opt_dirs=['/sbin', '/usr/sbin'])
-            module.run_command([ip, 'link', 'delete', bridge], check_rc=True)
+        run.actions.append('delete bridge %s' % bridge)
+        if not run.check_mode:
+            ip = run.module.get_bin_path('ip', required=True, opt_dirs=['/sbin', '/usr/sbin'])
+            run.module.run_command([ip, 'link', 'delete', bridge], check_rc=True)
 
 
 # -- attachments --------------------------------------------------------------------
@@ -473,7 +468,7 @@ def owner_of(params, netns):
 
 def task_netns(client, container):
     """The netns path of the container's running task (ctr tasks ls), or raise CniError."""
-    task = parse_tasks(client.output(['tasks', 'ls'])).get(container)
+    task = ctrs.tasks(client).get(container)
     if not task or task['status'] != 'running' or not task['pid']:
         state = 'no task' if not task else 'a %s task' % task['status']
         raise cni.CniError('Container %s has %s in namespace %s: start its task before attaching it.'
@@ -486,12 +481,13 @@ def attachment_view(params, netns, attached, cache_file):
                 netns=netns, attached=attached, cache_file=cache_file)
 
 
-def ensure_attached(module, client, result):
-    params = module.params
+def ensure_attached(run):
+    params = run.params
+    client = run.client
     _path, config = cni.read_network(params['conf_dir'], params['name'])
     cni.validate_structure(config, params['name'])
     netns = task_netns(client, params['container'])
-    runner = cni.PluginRunner(module, params['bin_dirs'], params['timeout'])
+    runner = cni.PluginRunner(run.module, params['bin_dirs'], params['timeout'])
     attachment = cni.Attachment(params['name'], params['container'], params['ifname'], netns,
                                 params['cni_args'], params['capability_args'])
     cache_file = cni.cache_path(params['cache_dir'], params['name'], params['container'], params['ifname'])
@@ -502,26 +498,26 @@ def ensure_attached(module, client, result):
         if cached is not None:
             outcome = judge(runner, config, attachment, owner, cached)
             if outcome is None:
-                result['result'] = cached[1]
+                run.result['result'] = cached[1]
             else:
-                result['actions'].append('repair attachment of %s/%s (%s)'
+                run.actions.append('repair attachment of %s/%s (%s)'
                                          % (params['container'], params['ifname'], outcome))
-                if not module.check_mode:
+                if not run.check_mode:
                     old_config, old_result, entry = cached
                     old = cni.Attachment(params['name'], params['container'], params['ifname'], cni.del_netns(entry),
                                          dict(entry.get('cniArgs') or []), entry.get('capabilityArgs'))
-                    cni.release_attachment(module, runner, old_config or config, old, old_result)
+                    cni.release_attachment(run.module, runner, old_config or config, old, old_result)
                     cni.remove_file(cache_file)
         else:
-            result['actions'].append('attach %s/%s' % (params['container'], params['ifname']))
-        if result['actions'] and not module.check_mode:
-            result['result'] = cni.run_add(runner, config, attachment)
-            cni.write_cache(params['cache_dir'], attachment, config, result['result'], owner)
+            run.actions.append('attach %s/%s' % (params['container'], params['ifname']))
+        if run.actions and not run.check_mode:
+            run.result['result'] = cni.run_add(runner, config, attachment)
+            cni.write_cache(params['cache_dir'], attachment, config, run.result['result'], owner)
     before = attachment_view(params, cached[2].get('netns') if cached else None, cached is not None,
                              cache_file)
-    result['attachment'] = attachment_view(params, netns, True, cache_file)
-    result['addresses'] = cni.result_addresses(result.get('result'))
-    result['diff'] = dict(before=before, after=result['attachment'])
+    run.result['attachment'] = attachment_view(params, netns, True, cache_file)
+    run.result['addresses'] = cni.result_addresses(run.result.get('result'))
+    run.set_diff(before, run.result['attachment'])
 
 
 def judge(runner, config, attachment, owner, cached):
@@ -543,25 +539,25 @@ def judge(runner, config, attachment, owner, cached):
     return None
 
 
-def ensure_detached(module, result):
-    params = module.params
+def ensure_detached(run):
+    params = run.params
     cache_file = cni.cache_path(params['cache_dir'], params['name'], params['container'], params['ifname'])
-    runner = cni.PluginRunner(module, params['bin_dirs'], params['timeout'])
+    runner = cni.PluginRunner(run.module, params['bin_dirs'], params['timeout'])
     with cni.FileLock(params['cache_dir'], params['lock_timeout']):
         cached = cni.read_cache(cache_file)
         if cached is not None:
             released = []
-            release(module, runner, cache_file, cached, 'detached', released, result)
-            result['actions'][-1] = 'detach %s/%s' % (params['container'], params['ifname'])
+            release(run, runner, cache_file, cached, 'detached', released)
+            run.actions[-1] = 'detach %s/%s' % (params['container'], params['ifname'])
     netns = cached[2].get('netns') if cached else None
-    result['attachment'] = attachment_view(params, netns, False, cache_file)
-    result['diff'] = dict(before=attachment_view(params, netns, cached is not None, cache_file),
-                          after=result['attachment'])
+    run.result['attachment'] = attachment_view(params, netns, False, cache_file)
+    run.set_diff(attachment_view(params, netns, cached is not None, cache_file), run.result['attachment'])
 
 
-def ensure_pruned(module, client, result):
-    params = module.params
-    runner = cni.PluginRunner(module, params['bin_dirs'], params['timeout'])
+def ensure_pruned(run):
+    params = run.params
+    client = run.client
+    runner = cni.PluginRunner(run.module, params['bin_dirs'], params['timeout'])
     released = []
     with cni.FileLock(params['cache_dir'], params['lock_timeout']):
         entries = cni.cached_attachments(params['cache_dir'], params['name'])
@@ -570,8 +566,8 @@ def ensure_pruned(module, client, result):
                     and (cached[2].get(cni.CACHE_OWNER_KEY) or {}).get('address') == params['address'])
         containers, tasks = set(), {}
         if ours:
-            containers = set(parse_quiet_list(client.output(['containers', 'ls', '-q'])))
-            tasks = parse_tasks(client.output(['tasks', 'ls']))
+            containers = set(ctrs.list_containers(client))
+            tasks = ctrs.tasks(client)
         for path, cached in ours.items():
             entry = cached[2]
             container = entry.get('containerId')
@@ -584,75 +580,61 @@ def ensure_pruned(module, client, result):
                 reason = 'the task was restarted'
             else:
                 continue
-            release(module, runner, path, cached, reason, released, result)
-    result['released'] = released
+            release(run, runner, path, cached, reason, released)
+    run.result['released'] = released
+
+
+def converge(run):
+    params = run.params
+    problem = cni.network_name_error(params['name'])
+    if problem:
+        raise InvalidInput('Invalid name: %s.' % problem)
+    if params['container'] is not None and (not params['container'] or '/' in params['container']):
+        raise InvalidInput('Invalid container %r: give the containerd container ID.' % params['container'])
+    if not params['ifname'] or len(params['ifname']) > cni.IFNAME_MAX_LENGTH or '/' in params['ifname']:
+        raise InvalidInput('Invalid ifname %r: 1 to 15 characters without "/".' % params['ifname'])
+    STATES[params['state']](run)
+
+
+STATES = dict(present=ensure_present, absent=ensure_absent, attached=ensure_attached, detached=ensure_detached,
+              pruned=ensure_pruned)
 
 
 def main():
-    argument_spec = client_argument_spec(namespace=True)
-    argument_spec.update(
-        name=dict(type='str', required=True),
-        state=dict(type='str', default='present', choices=['present', 'absent', 'attached', 'detached', 'pruned']),
-        conf_dir=dict(type='path', default='/etc/cni/net.d'),
-        bin_dirs=dict(type='list', elements='path', default=list(cni.DEFAULT_BIN_DIRS)),
-        cache_dir=dict(type='path', default='/var/lib/cni'),
-        priority=dict(type='int', default=10),
-        format=dict(type='str', default='conflist', choices=['conflist', 'conf']),
-        config=dict(type='dict'),
-        cni_version=dict(type='str', default='1.0.0'),
-        type=dict(type='str', default='bridge'),
-        bridge=dict(type='str', default='cni0'),
-        subnet=dict(type='str'),
-        gateway=dict(type='str'),
-        is_gateway=dict(type='bool', default=True),
-        ip_masq=dict(type='bool', default=False),
-        routes=dict(type='list', elements='raw'),
-        dns=dict(type='dict'),
-        ipam_type=dict(type='str', default='host-local'),
-        ipam_data_dir=dict(type='path'),
-        backup=dict(type='bool', default=False),
-        purge=dict(type='bool', default=False),
-        container=dict(type='str'),
-        ifname=dict(type='str', default='eth0'),
-        cni_args=dict(type='dict'),
-        capability_args=dict(type='dict'),
-        lock_timeout=dict(type='int', default=120),
-    )
-    module = AnsibleModule(
-        argument_spec=argument_spec,
-        supports_check_mode=True,
+    run = ModuleRun(
+        dict(
+            name=dict(type='str', required=True),
+            state=dict(type='str', default='present', choices=['present', 'absent', 'attached', 'detached', 'pruned']),
+            conf_dir=dict(type='path', default='/etc/cni/net.d'),
+            bin_dirs=dict(type='list', elements='path', default=list(cni.DEFAULT_BIN_DIRS)),
+            cache_dir=dict(type='path', default='/var/lib/cni'),
+            priority=dict(type='int', default=10),
+            format=dict(type='str', default='conflist', choices=['conflist', 'conf']),
+            config=dict(type='dict'),
+            cni_version=dict(type='str', default='1.0.0'),
+            type=dict(type='str', default='bridge'),
+            bridge=dict(type='str', default='cni0'),
+            subnet=dict(type='str'),
+            gateway=dict(type='str'),
+            is_gateway=dict(type='bool', default=True),
+            ip_masq=dict(type='bool', default=False),
+            routes=dict(type='list', elements='raw'),
+            dns=dict(type='dict'),
+            ipam_type=dict(type='str', default='host-local'),
+            ipam_data_dir=dict(type='path'),
+            backup=dict(type='bool', default=False),
+            purge=dict(type='bool', default=False),
+            container=dict(type='str'),
+            ifname=dict(type='str', default='eth0'),
+            cni_args=dict(type='dict'),
+            capability_args=dict(type='dict'),
+            lock_timeout=dict(type='int', default=120),
+        ),
         mutually_exclusive=[('config', name) for name in ('subnet', 'gateway', 'routes', 'dns', 'ipam_data_dir')],
         required_if=[('state', 'attached', ['container']), ('state', 'detached', ['container'])],
     )
-    params = module.params
-    result = dict(changed=False, actions=[])
-    problem = cni.network_name_error(params['name'])
-    if problem:
-        module.fail_json(msg='Invalid name: %s.' % problem)
-    if params['container'] is not None and (not params['container'] or '/' in params['container']):
-        module.fail_json(msg='Invalid container %r: give the containerd container ID.' % params['container'])
-    if not params['ifname'] or len(params['ifname']) > cni.IFNAME_MAX_LENGTH or '/' in params['ifname']:
-        module.fail_json(msg='Invalid ifname %r: 1 to 15 characters without "/".' % params['ifname'])
-    state = params['state']
-    try:
-        if state == 'present':
-            ensure_present(module, result)
-        elif state == 'absent':
-            ensure_absent(module, result)
-        elif state == 'attached':
-            ensure_attached(module, ContainerdClient.from_module(module), result)
-        elif state == 'detached':
-            ensure_detached(module, result)
-        else:
-            ensure_pruned(module, ContainerdClient.from_module(module), result)
-    except cni.CniError as exc:
-        module.fail_json(msg=exc.message, **exc.details())
-    except CtrError as exc:
-        module.fail_json(msg=exc.message, **exc.details())
-    result['changed'] = bool(result['actions'])
-    if not module._diff:
-        result.pop('diff', None)
-    module.exit_json(**result)
+    run.execute(converge, run)
+    run.exit()
 
 
 if __name__ == '__main__':

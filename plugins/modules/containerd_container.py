@@ -288,87 +288,72 @@ actions:
 
 import os
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.formatters import human_to_bytes
 
 from ansible_collections.ctrops.containerd.plugins.module_utils import containers as ctrs
-from ansible_collections.ctrops.containerd.plugins.module_utils.client import (
-    ContainerdClient,
-    CtrError,
-    client_argument_spec,
-)
+from ansible_collections.ctrops.containerd.plugins.module_utils import validate
+from ansible_collections.ctrops.containerd.plugins.module_utils.client import CtrError
 from ansible_collections.ctrops.containerd.plugins.module_utils.containers import parse_container_info
-from ansible_collections.ctrops.containerd.plugins.module_utils.parsers import identifier_error
-from ansible_collections.ctrops.containerd.plugins.module_utils.reference import ReferenceError, normalize
+from ansible_collections.ctrops.containerd.plugins.module_utils.errors import InvalidInput, ModuleError
+from ansible_collections.ctrops.containerd.plugins.module_utils.module_run import ModuleRun
+from ansible_collections.ctrops.containerd.plugins.module_utils.reference import normalize
 
 VIEW_FIELDS = ('image', 'command', 'env', 'cwd', 'user', 'hostname', 'labels', 'mounts', 'net_host',
                'network_from', 'pid_from', 'ipc_from', 'privileged', 'read_only', 'runtime', 'snapshotter',
                'memory_limit', 'cpu_quota', 'cpu_period', 'restart_policy')
-RUNNING = ('running', 'paused', 'pausing')
 
 
-def validate(module):
+def validate_params(params):
     """Check the options before any call; return the normalised image (or None)."""
-    params = module.params
-    problem = identifier_error(params['name'], 'container name')
-    if problem:
-        module.fail_json(msg='Invalid name: %s.' % problem)
+    validate.identifier(params['name'], 'name', 'container name')
     if params['state'] == 'absent':
         return None
     if not params['image']:
-        module.fail_json(msg='state=present needs the image option: the image to create container %s from.'
-                         % params['name'])
-    try:
-        image = normalize(params['image'])
-    except ReferenceError as exc:
-        module.fail_json(msg='Invalid image: %s' % exc)
-    for key in params['env'] or {}:
-        if not key or '=' in key:
-            module.fail_json(msg='Invalid environment variable name %r: it must be non-empty without "=".' % key)
+        raise InvalidInput('state=present needs the image option: the image to create container %s from.'
+                           % params['name'])
+    image = normalize(params['image'])
+    validate.env_names(params['env'])
+    validate.label_keys(params['labels'])
     for key in params['labels'] or {}:
-        if not key or '=' in key:
-            module.fail_json(msg='Invalid label key %r: keys must be non-empty and contain no "=".' % key)
         if key in ctrs.OWN_LABELS or key.startswith(ctrs.NS_LABEL_PREFIX):
-            module.fail_json(msg='Label %s is managed by this module: use the matching option '
-                                 '(restart_policy, network_from, ...) instead.' % key)
+            raise InvalidInput('Label %s is managed by this module: use the matching option '
+                               '(restart_policy, network_from, ...) instead.' % key)
     for mount in params['mounts'] or []:
         destination = mount['destination']
         if not destination.startswith('/'):
-            module.fail_json(msg='Mount destination %r must be an absolute path.' % destination)
+            raise InvalidInput('Mount destination %r must be an absolute path.' % destination)
         if (mount['type'] or 'bind') == 'bind':
             if not mount['source']:
-                module.fail_json(msg='The bind mount at %s needs a source: the host path to mount.' % destination)
+                raise InvalidInput('The bind mount at %s needs a source: the host path to mount.' % destination)
             if not os.path.exists(mount['source']):
-                module.fail_json(msg='Mount source %s (for %s) does not exist on the host: create it first, for '
-                                     'example with ansible.builtin.file state=directory.'
-                                 % (mount['source'], destination))
+                raise InvalidInput('Mount source %s (for %s) does not exist on the host: create it first, for '
+                                   'example with ansible.builtin.file state=directory.'
+                                   % (mount['source'], destination))
         for option in mount['options'] or []:
             if ':' in option or ',' in option:
-                module.fail_json(msg='Mount option %r contains ":" or ",", which ctr\'s --mount cannot carry.'
-                                 % option)
+                raise InvalidInput('Mount option %r contains ":" or ",", which ctr\'s --mount cannot carry.'
+                                   % option)
     if params['net_host'] and params['network_from']:
-        module.fail_json(msg='net_host and network_from exclude each other: choose one network namespace.')
+        raise InvalidInput('net_host and network_from exclude each other: choose one network namespace.')
     for option, _kind, _short in ctrs.SHARED_NAMESPACES:
         value = params[option]
         if value is None:
             continue
         if value.startswith('/'):
             if not os.path.exists(value):
-                module.fail_json(msg='%s: namespace path %s does not exist.' % (option, value))
+                raise InvalidInput('%s: namespace path %s does not exist.' % (option, value))
         else:
-            problem = identifier_error(value, '%s container name' % option)
+            problem = validate.identifier_error(value, '%s container name' % option)
             if problem:
-                module.fail_json(msg='Invalid %s: %s (or give an absolute namespace path).' % (option, problem))
+                raise InvalidInput('Invalid %s: %s (or give an absolute namespace path).' % (option, problem))
             if value == params['name']:
-                module.fail_json(msg='%s names the container itself.' % option)
+                raise InvalidInput('%s names the container itself.' % option)
     if params['memory_limit'] is not None:
         try:
             params['memory_limit'] = int(human_to_bytes(params['memory_limit']))
         except ValueError as exc:
-            module.fail_json(msg='Invalid memory_limit %r: %s' % (params['memory_limit'], exc))
-    problem = ctrs.signal_error(params['stop_signal'])
-    if problem:
-        module.fail_json(msg=problem)
+            raise InvalidInput('Invalid memory_limit %r: %s' % (params['memory_limit'], exc))
+    validate.signal(params['stop_signal'])
     return image
 
 
@@ -402,29 +387,23 @@ def resolve_namespaces(client, spec, tasks_by_name):
 
 
 class ContainerManager:
-    def __init__(self, module, client, image):
-        self.module = module
-        self.client = client
-        self.params = module.params
-        self.name = module.params['name']
+    def __init__(self, run, image):
+        self.run = run
+        self.client = run.client
+        self.params = run.params
+        self.name = run.params['name']
         self.image = image
-        self.result = dict(changed=False, actions=[])
-
-    def act(self, action, func, *args):
-        self.result['actions'].append(action)
-        if not self.module.check_mode:
-            return func(*args)
-        return None
 
     def stop_and_delete_task(self, task, labels):
-        if task['status'] in RUNNING and labels.get(ctrs.RESTART_STATUS) == 'running':
+        act = self.run.act
+        if task['status'] in ctrs.LIVE and labels.get(ctrs.RESTART_STATUS) == 'running':
             # Else containerd's restart monitor could start the task again before it is deleted.
-            self.act('set label %s=stopped' % ctrs.RESTART_STATUS, ctrs.set_labels, self.client, self.name,
-                     {ctrs.RESTART_STATUS: 'stopped'})
-        if task['status'] in RUNNING:
-            self.act('stop task %s' % self.name, ctrs.stop_task, self.client, self.name, task,
-                     self.params['stop_signal'], self.params['stop_timeout'])
-        self.act('delete task %s' % self.name, self.delete_task_when_stopped)
+            act('set label %s=stopped' % ctrs.RESTART_STATUS, ctrs.set_labels, self.client, self.name,
+                {ctrs.RESTART_STATUS: 'stopped'})
+        if task['status'] in ctrs.LIVE:
+            act('stop task %s' % self.name, ctrs.stop_task, self.client, self.name, task,
+                self.params['stop_signal'], self.params['stop_timeout'])
+        act('delete task %s' % self.name, self.delete_task_when_stopped)
 
     def delete_task_when_stopped(self):
         ctrs.wait_status(self.client, self.name, ('stopped', 'created', None), timeout=10)
@@ -438,9 +417,9 @@ class ContainerManager:
         if spec['restart_policy'] in ('on-failure', 'unless-stopped'):
             server = self.client.versions()['server']
             if server and server < (1, 7):
-                self.module.fail_json(msg='restart_policy=%s needs containerd 1.7 or later (this one is %s, whose '
-                                          'restart monitor knows no policy): use always or no.'
-                                      % (spec['restart_policy'], '.'.join(str(p) for p in server)))
+                raise ModuleError('restart_policy=%s needs containerd 1.7 or later (this one is %s, whose '
+                                  'restart monitor knows no policy): use always or no.'
+                                  % (spec['restart_policy'], '.'.join(str(p) for p in server)))
 
     def check_flags_supported(self, spec):
         needed = [flag for option, flag in (('user', '--user'), ('hostname', '--hostname'),
@@ -449,18 +428,19 @@ class ContainerManager:
             return
         missing = [flag for flag in needed if flag not in ctrs.create_flags(self.client)]
         if missing:
-            self.module.fail_json(msg='The ctr at %s has no %s for containers create (the ctr of containerd 1.6 '
-                                      'lacks --user, --hostname and --runc-binary): leave that option out or use '
-                                      'containerd 1.7 or later.' % (self.client.executable, ', '.join(missing)))
+            raise ModuleError('The ctr at %s has no %s for containers create (the ctr of containerd 1.6 '
+                              'lacks --user, --hostname and --runc-binary): leave that option out or use '
+                              'containerd 1.7 or later.' % (self.client.executable, ', '.join(missing)))
 
     def create(self, spec, tasks_by_name, old=None, old_task=None):
         """Create (or recreate) the container; restart its task if it was running."""
+        act = self.run.act
         ns_paths = resolve_namespaces(self.client, spec, tasks_by_name)
         if not ctrs.image_exists(self.client, spec['image']):
-            self.module.fail_json(msg=ctrs.missing_image_message(spec['image']) % self.client.namespace)
+            raise ModuleError(ctrs.missing_image_message(spec['image']) % self.client.namespace)
         self.check_policy_supported(spec)
         self.check_flags_supported(spec)
-        restart = old_task is not None and old_task['status'] in RUNNING
+        restart = old_task is not None and old_task['status'] in ctrs.LIVE
         labels = ctrs.managed_labels(spec, self.params['labels'])
         log_uri = None
         if old is not None:
@@ -471,14 +451,14 @@ class ContainerManager:
                     labels[ctrs.RESTART_LOGURI] = log_uri
             if old_task is not None:
                 self.stop_and_delete_task(old_task, old['labels'])
-            self.act('delete container %s' % self.name, ctrs.delete_container, self.client, self.name)
+            act('delete container %s' % self.name, ctrs.delete_container, self.client, self.name)
         args = ctrs.create_args(self.name, spec, labels, ns_paths)
-        self.act('create container %s' % self.name, self.client.run, args)
+        act('create container %s' % self.name, self.client.run, args)
         if restart:
-            self.act('start task %s' % self.name, ctrs.start_task, self.client, self.name, log_uri)
+            act('start task %s' % self.name, ctrs.start_task, self.client, self.name, log_uri)
             if spec['restart_policy'] != 'no':
-                self.act('set label %s=running' % ctrs.RESTART_STATUS, ctrs.set_labels, self.client, self.name,
-                         {ctrs.RESTART_STATUS: 'running'})
+                act('set label %s=running' % ctrs.RESTART_STATUS, ctrs.set_labels, self.client, self.name,
+                    {ctrs.RESTART_STATUS: 'running'})
 
     def present(self, info, tasks_by_name):
         spec = ctrs.desired_spec(self.params, self.image)
@@ -488,43 +468,71 @@ class ContainerManager:
             return spec
         summary = parse_container_info(info)
         diffs = ctrs.differences(spec, summary, tasks_by_name)
-        running = task is not None and task['status'] in RUNNING
+        running = task is not None and task['status'] in ctrs.LIVE
         if not diffs and not running:
             stale = ctrs.stale_namespaces(spec, summary, tasks_by_name)
             diffs = [(option, 'current namespace of %s' % spec[option], summary['namespaces'].get(kind))
                      for option, kind, _s in ctrs.SHARED_NAMESPACES if option in stale]
         if diffs:
-            self.result['differences'] = [field for field, _w, _a in diffs]
+            self.run.result['differences'] = [field for field, _w, _a in diffs]
             if not self.params['recreate']:
                 detail = '; '.join('%s: wanted %r, found %r' % (field, wanted, actual)
                                    for field, wanted, actual in diffs[:5])
-                self.module.fail_json(msg='Container %s exists with another spec (%s) and recreate=false: remove '
-                                          'it first or set recreate=true.' % (self.name, detail),
-                                      differences=self.result['differences'])
+                raise ModuleError('Container %s exists with another spec (%s) and recreate=false: remove '
+                                  'it first or set recreate=true.' % (self.name, detail),
+                                  differences=self.run.result['differences'])
             self.create(spec, tasks_by_name, old=summary, old_task=task)
             return spec
         wanted = dict((str(k), str(v)) for k, v in (self.params['labels'] or {}).items())
-        changes = ctrs.label_changes(summary['labels'], wanted)
+        changes = ctrs.missing_labels(summary['labels'], wanted)
         if changes:
-            self.act('set labels %s' % ', '.join(sorted(changes)), ctrs.set_labels, self.client, self.name, changes)
+            self.run.act('set labels %s' % ', '.join(sorted(changes)), ctrs.set_labels, self.client, self.name,
+                         changes)
         return spec
 
     def absent(self, info, task):
         if info is None:
             return
         if task is not None:
-            if task['status'] in RUNNING and not self.params['force']:
-                self.module.fail_json(msg='Container %s has a %s task (pid %d): stop it first '
-                                          '(ctrops.containerd.containerd_task state=absent) or set force=true '
-                                          'to stop and delete it with the container.'
-                                      % (self.name, task['status'], task['pid']))
+            if task['status'] in ctrs.LIVE and not self.params['force']:
+                raise ModuleError('Container %s has a %s task (pid %d): stop it first '
+                                  '(ctrops.containerd.containerd_task state=absent) or set force=true '
+                                  'to stop and delete it with the container.'
+                                  % (self.name, task['status'], task['pid']))
             self.stop_and_delete_task(task, info.get('Labels') or {})
-        self.act('delete container %s' % self.name, ctrs.delete_container, self.client, self.name)
+        self.run.act('delete container %s' % self.name, ctrs.delete_container, self.client, self.name)
+
+
+def converge(run):
+    image = validate_params(run.params)
+    client = run.client
+    name = run.params['name']
+    manager = ContainerManager(run, image)
+    info = ctrs.container_info(client, name)
+    tasks_by_name = ctrs.tasks(client)
+    task = tasks_by_name.get(name)
+    before = ctrs.container_view(parse_container_info(info)) if info else dict(exists=False)
+    if run.params['state'] == 'absent':
+        manager.absent(info, task)
+        after, after_task = dict(exists=False), None
+    else:
+        spec = manager.present(info, tasks_by_name)
+        recreated = 'differences' in run.result
+        if not run.actions:
+            after, after_task = before, task
+        elif run.check_mode:
+            after = wanted_view(spec, run.params['labels'], None if recreated else before)
+            after_task = task if not recreated else (
+                dict(status='running', pid=None) if task and task['status'] in ctrs.LIVE else None)
+        else:
+            after = ctrs.container_view(parse_container_info(ctrs.container_info(client, name)))
+            after_task = ctrs.tasks(client).get(name)
+    run.result['container'] = dict(after, name=name, task=after_task)
+    run.set_diff(before, after, 'container %s' % name)
 
 
 def main():
-    argument_spec = client_argument_spec()
-    argument_spec.update(
+    run = ModuleRun(dict(
         name=dict(type='str', required=True),
         state=dict(type='str', default='present', choices=['present', 'absent']),
         image=dict(type='str'),
@@ -557,40 +565,9 @@ def main():
         force=dict(type='bool', default=False),
         stop_signal=dict(type='str', default='SIGTERM'),
         stop_timeout=dict(type='int', default=10),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    image = validate(module)
-    name = module.params['name']
-    client = ContainerdClient.from_module(module)
-    manager = ContainerManager(module, client, image)
-    result = manager.result
-    try:
-        info = ctrs.container_info(client, name)
-        tasks_by_name = ctrs.tasks(client)
-        task = tasks_by_name.get(name)
-        before = ctrs.container_view(parse_container_info(info)) if info else dict(exists=False)
-        if module.params['state'] == 'absent':
-            manager.absent(info, task)
-            after, after_task = dict(exists=False), None
-        else:
-            spec = manager.present(info, tasks_by_name)
-            if not result['actions']:
-                after, after_task = before, task
-            elif module.check_mode:
-                after = wanted_view(spec, module.params['labels'], None if 'differences' in result else before)
-                after_task = task if 'differences' not in result else (
-                    dict(status='running', pid=None) if task and task['status'] in RUNNING else None)
-            else:
-                after = ctrs.container_view(parse_container_info(ctrs.container_info(client, name)))
-                after_task = ctrs.tasks(client).get(name)
-    except CtrError as exc:
-        module.fail_json(msg=exc.message, **exc.details())
-    result['changed'] = bool(result['actions'])
-    result['container'] = dict(after, name=name, task=after_task)
-    if module._diff:
-        result['diff'] = dict(before=before, after=after,
-                              before_header='container %s' % name, after_header='container %s' % name)
-    module.exit_json(**result)
+    ))
+    run.execute(converge, run)
+    run.exit()
 
 
 if __name__ == '__main__':

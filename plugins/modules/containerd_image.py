@@ -321,7 +321,7 @@ def diff_view(image):
 def normalize(module, text, what):
     try:
         return reference.normalize(text)
-    except reference.ReferenceError as exc:
+    except reference.InvalidReference as exc:
         module.fail_json(msg='Invalid %s: %s.' % (what, exc))
 
 

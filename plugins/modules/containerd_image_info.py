@@ -126,7 +126,7 @@ def main():
     for text in module.params['name']:
         try:
             names.append(reference.normalize(text))
-        except reference.ReferenceError as exc:
+        except reference.InvalidReference as exc:
             module.fail_json(msg='Invalid name: %s.' % exc)
     wanted_labels = module.params['labels']
     client = ContainerdClient.from_module(module)

@@ -207,7 +207,7 @@ def compose_destination(module, local):
                          % text)
     try:
         dest = reference.parse(text, default_tag=False)
-    except reference.ReferenceError as exc:
+    except reference.InvalidReference as exc:
         module.fail_json(msg='Invalid destination: %s.' % exc)
     if dest.digest:
         module.fail_json(msg='Invalid destination %r: push to a tag, not to a digest.' % text)
@@ -249,7 +249,7 @@ def main():
         module.fail_json(msg='Invalid username: it must not contain ":".')
     try:
         local = reference.parse(params['name'])
-    except reference.ReferenceError as exc:
+    except reference.InvalidReference as exc:
         module.fail_json(msg='Invalid name: %s.' % exc)
     name = str(local)
     dest = compose_destination(module, local)

@@ -133,9 +133,3 @@ def test_task_ps(text, pids):
 ])
 def test_exit_status(text, status):
     assert ctrs.parse_exit_status(text) == status
-
-
-@pytest.mark.parametrize("signal, ok", [("SIGTERM", True), ("15", True), ("SIGRTMIN+3", True),
-                                        ("TERM", False), ("sigterm", False), ("", False)])
-def test_signal_validation(signal, ok):
-    assert (ctrs.signal_error(signal) is None) is ok

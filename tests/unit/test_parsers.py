@@ -78,14 +78,3 @@ def test_version_tuple(text, expected):
 ])
 def test_labels(text, expected):
     assert parsers.parse_labels(text) == expected
-
-
-@pytest.mark.parametrize("value, fragment", [
-    ("web", None), ("a.b-c_d", None), ("", "must not be empty"), ("a b", "not a valid"),
-    ("-a", "not a valid"), ("a..b", "not a valid"), ("x" * 77, "longer than 76")])
-def test_identifier_error(value, fragment):
-    problem = parsers.identifier_error(value)
-    if fragment is None:
-        assert problem is None
-    else:
-        assert fragment in problem

@@ -2,7 +2,7 @@
 
 import pytest
 
-from ansible_collections.ctrops.containerd.plugins.module_utils.reference import ReferenceError, normalize, parse
+from ansible_collections.ctrops.containerd.plugins.module_utils.reference import InvalidReference, normalize, parse
 
 DIGEST = "sha256:" + "a" * 64
 
@@ -43,5 +43,5 @@ def test_familiar_and_parts():
     ("bad_host_/x", "invalid repository name"),
 ])
 def test_invalid(text, fragment):
-    with pytest.raises(ReferenceError, match=fragment):
+    with pytest.raises(InvalidReference, match=fragment):
         parse(text)
