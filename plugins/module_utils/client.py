@@ -201,73 +201,6 @@ class ContainerdClient:
             self._versions = dict((key, parsers.version_tuple(value)) for key, value in raw.items())
         return self._versions
 
-    # -- namespaces ----------------------------------------------------------------
-
-    def namespaces(self):
-        """{name: labels} of every namespace."""
-        return parsers.parse_namespaces(self.output(['namespaces', 'ls']))
-
-    def create_namespace(self, name, labels):
-        self.run(['namespaces', 'create', name] + _label_args(labels))
-
-    def label_namespace(self, name, labels):
-        """Set labels; a value of None removes the label (ctr's 'key=')."""
-        self.run(['namespaces', 'label', name] + _label_args(labels))
-
-    def remove_namespace(self, name):
-        self.run(['namespaces', 'remove', name])
-
-    def namespace_contents(self, name):
-        """What a namespace still holds, by kind ({'images': [...], ...}); empty kinds left out."""
-        listings = (
-            ('containers', ['containers', 'ls', '-q']),
-            ('images', ['images', 'ls', '-q']),
-            ('tasks', ['tasks', 'ls']),
-            ('snapshots', ['snapshots', 'ls']),
-            ('leases', ['leases', 'ls', '-q']),
-            ('content blobs', ['content', 'ls', '-q']),
-        )
-        contents = {}
-        for kind, args in listings:
-            out = self.output(args, namespace=name)
-            if kind == 'tasks':
-                items = sorted(parsers.parse_tasks(out))
-            elif kind == 'snapshots':
-                items = [line.split()[0] for line in out.splitlines()[1:] if line.strip()]
-            else:
-                items = parsers.parse_quiet_list(out)
-            if items:
-                contents[kind] = items
-        return contents
-
-    def empty_namespace(self, name):
-        """Delete everything a namespace holds: tasks, containers, images, leases, content, snapshots."""
-        for task in parsers.parse_tasks(self.output(['tasks', 'ls'], namespace=name)):
-            self.run(['tasks', 'kill', '--all', '--signal', 'SIGKILL', task], namespace=name, check=False)
-            self.run(['tasks', 'delete', '--force', task], namespace=name)
-        for kind, remove in ((['containers'], ['containers', 'delete']),
-                             (['images'], ['images', 'remove', '--sync']),
-                             (['leases'], ['leases', 'delete']),
-                             (['content'], ['content', 'delete'])):
-            items = parsers.parse_quiet_list(self.output(kind + ['ls', '-q'], namespace=name))
-            if items:
-                self.run(remove + items, namespace=name)
-        self._remove_snapshots(name)
-
-    def _remove_snapshots(self, namespace):
-        """Remove snapshots children first (a parent cannot go while a child exists)."""
-        out = self.output(['snapshots', 'ls'], namespace=namespace)
-        parents = {}
-        for line in out.splitlines()[1:]:
-            fields = line.split()
-            if fields:
-                parents[fields[0]] = fields[1] if len(fields) > 2 else ''
-        while parents:
-            leaves = [key for key in parents if key not in parents.values()]
-            self.run(['snapshots', 'rm'] + leaves, namespace=namespace)
-            for key in leaves:
-                del parents[key]
-
     # -- calls that need a secret ---------------------------------------------------
 
     def run_with_secret(self, args, secret, namespace=None, check=True):
@@ -287,7 +220,3 @@ class ContainerdClient:
         if rc != 0 and check:
             raise self.error(cmd, rc, out, err)
         return rc, out, err
-
-
-def _label_args(labels):
-    return ['%s=%s' % (key, '' if value is None else value) for key, value in sorted(labels.items())]

@@ -22,6 +22,7 @@ import time
 
 from ansible_collections.ctrops.containerd.plugins.module_utils import parsers
 from ansible_collections.ctrops.containerd.plugins.module_utils.client import CtrError, NotFound
+from ansible_collections.ctrops.containerd.plugins.module_utils.labels import label_args
 
 # Labels this collection keeps on a container.
 SPEC_LABEL = 'ctrops.containerd/spec'            # digest of the options the container was created from
@@ -400,8 +401,7 @@ def missing_labels(current, wanted):
 
 
 def set_labels(client, name, labels):
-    pairs = ['%s=%s' % (key, '' if value is None else value) for key, value in sorted(labels.items())]
-    client.run(['containers', 'label', name] + pairs)
+    client.run(['containers', 'label', name] + label_args(labels))
 
 
 def delete_container(client, name):

@@ -28,6 +28,23 @@ def label_changes(current, wanted):
     return changes
 
 
+def label_actions(changes):
+    """The action texts of label ``changes``: 'set labels a, b' and 'remove labels c'."""
+    set_keys = sorted(key for key, value in changes.items() if value is not None)
+    removed = sorted(key for key, value in changes.items() if value is None)
+    actions = []
+    if set_keys:
+        actions.append('set labels %s' % ', '.join(set_keys))
+    if removed:
+        actions.append('remove labels %s' % ', '.join(removed))
+    return actions
+
+
+def label_args(labels):
+    """ctr's ``key=value`` arguments; a value of None becomes ``key=``, which removes the label."""
+    return ['%s=%s' % (key, '' if value is None else value) for key, value in sorted(labels.items())]
+
+
 def labels_match(labels, wanted):
     """Whether ``labels`` carry every label of ``wanted``; a wanted value of None matches any value."""
     return all(key in labels and (value is None or labels[key] == str(value))

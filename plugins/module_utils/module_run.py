@@ -51,8 +51,9 @@ class ModuleRun:
         return self._client.calls if self._client is not None else 0
 
     def act(self, action, func=None, *args, **kwargs):
-        """Record ``action``; run ``func(*args, **kwargs)`` unless in check mode, and return what it returns."""
-        self.actions.append(action)
+        """Record ``action`` (a text or a list of texts); run ``func(*args, **kwargs)`` unless in check mode,
+        and return what it returns."""
+        self.actions.extend([action] if isinstance(action, str) else action)
         if func is not None and not self.check_mode:
             return func(*args, **kwargs)
         return None
@@ -61,7 +62,9 @@ class ModuleRun:
         self.module.warn(message)
 
     def fail(self, msg, **extra):
-        """Fail with one sentence, what was done (or would be) so far, and the ctr call count."""
+        """Fail with one sentence, what was done (or would be) so far, what is known, and the ctr call count."""
+        for key, value in self.result.items():
+            extra.setdefault(key, value)
         extra.setdefault('actions', list(self.actions))
         extra.setdefault('ctr_calls', self.ctr_calls)
         self.module.fail_json(msg=msg, **extra)

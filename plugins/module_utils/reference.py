@@ -93,8 +93,17 @@ def _split_domain(name):
     return domain, path
 
 
-def parse(text, default_tag=True):
-    """Parse and normalise ``text``; raise InvalidReference with a sentence saying what is wrong."""
+def parse(text, default_tag=True, option=None):
+    """Parse and normalise ``text``; raise InvalidReference saying what is wrong (naming ``option`` if given)."""
+    try:
+        return _parse(text, default_tag)
+    except InvalidReference as exc:
+        if option is None:
+            raise
+        raise InvalidReference('Invalid %s: %s.' % (option, exc.message))
+
+
+def _parse(text, default_tag):
     if not isinstance(text, str) or not text.strip():
         raise InvalidReference('an image reference must not be empty')
     text = text.strip()
@@ -128,6 +137,6 @@ def parse(text, default_tag=True):
     return Reference(domain, path, tag=tag, digest=digest)
 
 
-def normalize(text):
+def normalize(text, option=None):
     """The full reference string containerd stores, e.g. docker.io/library/nginx:alpine."""
-    return str(parse(text))
+    return str(parse(text, option=option))

@@ -311,7 +311,7 @@ def validate_params(params):
     if not params['image']:
         raise InvalidInput('state=present needs the image option: the image to create container %s from.'
                            % params['name'])
-    image = normalize(params['image'])
+    image = normalize(params['image'], option='image')
     validate.env_names(params['env'])
     validate.label_keys(params['labels'])
     for key in params['labels'] or {}:

@@ -78,50 +78,42 @@ missing:
   sample: []
 '''
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.ctrops.containerd.plugins.module_utils import containers as ctrs
-from ansible_collections.ctrops.containerd.plugins.module_utils.client import (
-    ContainerdClient,
-    CtrError,
-    client_argument_spec,
-)
+from ansible_collections.ctrops.containerd.plugins.module_utils import validate
 from ansible_collections.ctrops.containerd.plugins.module_utils.labels import labels_match
-from ansible_collections.ctrops.containerd.plugins.module_utils.parsers import identifier_error
+from ansible_collections.ctrops.containerd.plugins.module_utils.module_run import ModuleRun
+
+
+def collect(run):
+    names = run.params['name']
+    for name in names or []:
+        validate.identifier(name, 'name', 'container name')
+    client = run.client
+    if names is None:
+        names = ctrs.list_containers(client)
+    tasks_by_name = ctrs.tasks(client)
+    found, missing = [], []
+    for name in sorted(set(names)):
+        info = ctrs.container_info(client, name)
+        if info is None:
+            missing.append(name)
+            continue
+        summary = ctrs.parse_container_info(info)
+        if not labels_match(summary['labels'], run.params['labels']):
+            continue
+        view = ctrs.container_view(summary)
+        view.update(name=name, task=tasks_by_name.get(name))
+        found.append(view)
+    run.result.update(containers=found, missing=missing)
 
 
 def main():
-    argument_spec = client_argument_spec()
-    argument_spec.update(
+    run = ModuleRun(dict(
         name=dict(type='list', elements='str', aliases=['names']),
         labels=dict(type='dict'),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    for name in module.params['name'] or []:
-        problem = identifier_error(name, 'container name')
-        if problem:
-            module.fail_json(msg='Invalid name: %s.' % problem)
-    client = ContainerdClient.from_module(module)
-    found, missing = [], []
-    try:
-        names = module.params['name']
-        if names is None:
-            names = ctrs.list_containers(client)
-        tasks_by_name = ctrs.tasks(client)
-        for name in sorted(set(names)):
-            info = ctrs.container_info(client, name)
-            if info is None:
-                missing.append(name)
-                continue
-            summary = ctrs.parse_container_info(info)
-            if not labels_match(summary['labels'], module.params['labels']):
-                continue
-            view = ctrs.container_view(summary)
-            view.update(name=name, task=tasks_by_name.get(name))
-            found.append(view)
-    except CtrError as exc:
-        module.fail_json(msg=exc.message, **exc.details())
-    module.exit_json(changed=False, containers=found, missing=missing)
+    ))
+    run.execute(collect, run)
+    run.exit()
 
 
 if __name__ == '__main__':

@@ -150,64 +150,44 @@ exec_id:
 import shlex
 import uuid
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.ctrops.containerd.plugins.module_utils import containers as ctrs
-from ansible_collections.ctrops.containerd.plugins.module_utils.client import (
-    ContainerdClient,
-    CtrError,
-    client_argument_spec,
-)
-from ansible_collections.ctrops.containerd.plugins.module_utils.parsers import identifier_error
+from ansible_collections.ctrops.containerd.plugins.module_utils import validate
+from ansible_collections.ctrops.containerd.plugins.module_utils.client import CtrError
+from ansible_collections.ctrops.containerd.plugins.module_utils.errors import InvalidInput, ModuleError
+from ansible_collections.ctrops.containerd.plugins.module_utils.module_run import ModuleRun
 
 
 def _strip(text, strip):
     return text.rstrip('\r\n') if strip else text
 
 
-def main():
-    argument_spec = client_argument_spec()
-    argument_spec.update(
-        container=dict(type='str', required=True, aliases=['name']),
-        argv=dict(type='list', elements='str'),
-        command=dict(type='str'),
-        cwd=dict(type='str', aliases=['chdir']),
-        user=dict(type='str'),
-        env=dict(type='dict'),
-        stdin=dict(type='str'),
-        stdin_add_newline=dict(type='bool', default=True),
-        strip_empty_ends=dict(type='bool', default=True),
-        exec_id=dict(type='str'),
-        check_rc=dict(type='bool', default=True),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=False,
-                           mutually_exclusive=[('argv', 'command')], required_one_of=[('argv', 'command')])
-    params = module.params
-    name = params['container']
-    problem = identifier_error(name, 'container name')
-    if problem:
-        module.fail_json(msg='Invalid container: %s.' % problem)
-    exec_id = params['exec_id'] or 'ansible-' + uuid.uuid4().hex[:16]
-    problem = identifier_error(exec_id, 'exec_id')
-    if problem:
-        module.fail_json(msg='Invalid exec_id: %s.' % problem)
-    if params['command'] is not None:
+def command_argv(params):
+    if params['command'] is None:
+        argv = params['argv']
+    else:
         try:
             argv = shlex.split(params['command'])
         except ValueError as exc:
-            module.fail_json(msg='Cannot split command into arguments: %s.' % exc)
-    else:
-        argv = params['argv']
+            raise InvalidInput('Cannot split command into arguments: %s.' % exc)
     if not argv:
-        module.fail_json(msg='The command is empty: give argv or command.')
+        raise InvalidInput('The command is empty: give argv or command.')
+    return argv
+
+
+def execute(run):
+    params = run.params
+    name = params['container']
+    validate.identifier(name, 'container', 'container name')
+    exec_id = params['exec_id'] or 'ansible-' + uuid.uuid4().hex[:16]
+    validate.identifier(exec_id, 'exec_id')
+    argv = command_argv(params)
     env = dict((str(k), str(v)) for k, v in (params['env'] or {}).items())
-    for key in env:
-        if not key or '=' in key:
-            module.fail_json(msg='Invalid environment variable name %r: it must be non-empty without "=".' % key)
+    validate.env_names(env)
     stdin = params['stdin']
     if stdin is not None and params['stdin_add_newline']:
         stdin += '\n'
-    client = ContainerdClient.from_module(module)
+    client = run.client
+    run.result['exec_id'] = exec_id
     try:
         rc, out, err = ctrs.exec_process(client, name, argv, exec_id, cwd=params['cwd'], user=params['user'],
                                          env=env, stdin=stdin)
@@ -218,21 +198,42 @@ def main():
         except CtrError:
             task = None
         if task is None or task['status'] != 'running':
-            module.fail_json(msg='Container %s has no running task in namespace %s (%s): start it with '
-                                 'ctrops.containerd.containerd_task state=running.'
-                             % (name, client.namespace, 'its task is %s' % task['status'] if task else 'ctr said: '
-                                + exc.message), exec_id=exec_id, **exc.details())
-        module.fail_json(msg='Could not run %s in container %s: %s' % (argv[0], name, exc.message),
-                         exec_id=exec_id, **exc.details())
+            raise ModuleError('Container %s has no running task in namespace %s (%s): start it with '
+                              'ctrops.containerd.containerd_task state=running.'
+                              % (name, client.namespace, 'its task is %s' % task['status'] if task else
+                                 'ctr said: ' + exc.message), exec_id=exec_id, **exc.details())
+        raise ModuleError('Could not run %s in container %s: %s' % (argv[0], name, exc.message),
+                          exec_id=exec_id, **exc.details())
     out = _strip(out, params['strip_empty_ends'])
     err = _strip(err, params['strip_empty_ends'])
-    result = dict(changed=True, rc=rc, stdout=out, stderr=err, stdout_lines=out.splitlines(),
-                  stderr_lines=err.splitlines(), exec_id=exec_id)
+    run.result.update(rc=rc, stdout=out, stderr=err, stdout_lines=out.splitlines(), stderr_lines=err.splitlines())
     if rc != 0 and params['check_rc']:
-        module.fail_json(msg='The command exited with code %d in container %s (set check_rc=false to accept it).'
-                         % (rc, name), **result)
-    # Ansible marks a result with a non-zero rc as failed unless it says otherwise.
-    module.exit_json(failed=False, **result)
+        raise ModuleError('The command exited with code %d in container %s (set check_rc=false to accept it).'
+                          % (rc, name))
+
+
+def main():
+    run = ModuleRun(
+        dict(
+            container=dict(type='str', required=True, aliases=['name']),
+            argv=dict(type='list', elements='str'),
+            command=dict(type='str'),
+            cwd=dict(type='str', aliases=['chdir']),
+            user=dict(type='str'),
+            env=dict(type='dict'),
+            stdin=dict(type='str'),
+            stdin_add_newline=dict(type='bool', default=True),
+            strip_empty_ends=dict(type='bool', default=True),
+            exec_id=dict(type='str'),
+            check_rc=dict(type='bool', default=True),
+        ),
+        supports_check_mode=False,
+        mutually_exclusive=[('argv', 'command')],
+        required_one_of=[('argv', 'command')],
+    )
+    run.execute(execute, run)
+    # A command run in a container is a change; Ansible marks a non-zero rc as failed unless told otherwise.
+    run.exit(changed=True, failed=False)
 
 
 if __name__ == '__main__':

@@ -72,11 +72,18 @@ options:
       - A registry hosts directory in containerd's C(certs.d) layout (C(<dir>/<host:port>/hosts.toml)),
         with the CA, client certificates and endpoints of registries (ctr's C(--hosts-dir)).
     type: path
+  validate_certs:
+    description:
+      - Verify the registry's TLS certificate. V(false) is unsafe; use it only for a registry you reach
+        over a network you trust.
+      - The same option as M(ctrops.containerd.registry_push)'s.
+    type: bool
+    default: true
   skip_verify:
     description:
-      - Do not verify the registry's TLS certificate. Unsafe.
+      - The former, inverted name of O(validate_certs) (V(true) is O(validate_certs=false)).
+        Deprecated; it will be removed in 1.0.0.
     type: bool
-    default: false
   username:
     description:
       - User name for the registry.
@@ -275,33 +282,21 @@ ctr_calls:
 import os
 import tempfile
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.ctrops.containerd.plugins.module_utils import reference
-from ansible_collections.ctrops.containerd.plugins.module_utils.labels import label_changes, wanted_labels
-from ansible_collections.ctrops.containerd.plugins.module_utils.client import (
-    ContainerdClient,
-    CtrError,
-    client_argument_spec,
-)
+from ansible_collections.ctrops.containerd.plugins.module_utils import validate
+from ansible_collections.ctrops.containerd.plugins.module_utils.client import CtrError
+from ansible_collections.ctrops.containerd.plugins.module_utils.errors import InvalidInput, ModuleError
+from ansible_collections.ctrops.containerd.plugins.module_utils.labels import label_actions, label_changes, wanted_labels
 from ansible_collections.ctrops.containerd.plugins.module_utils.images import (
     ArchiveError,
     ImageStore,
     mount_points,
     read_archive,
 )
+from ansible_collections.ctrops.containerd.plugins.module_utils.module_run import ModuleRun
 from ansible_collections.ctrops.containerd.plugins.module_utils.registry import RegistryClient, RegistryError
 
 RECORD_KEYS = ('digest', 'media_type', 'size', 'platforms', 'labels', 'complete', 'unpacked')
-
-
-class Failure(Exception):
-    """A clear error for the user, raised by the state handlers."""
-
-    def __init__(self, message, **extra):
-        super(Failure, self).__init__(message)
-        self.message = message
-        self.extra = extra
 
 
 def public(name, record):
@@ -318,25 +313,14 @@ def diff_view(image):
     return dict((key, image.get(key)) for key in ('name', 'exists', 'digest', 'media_type', 'platforms', 'labels'))
 
 
-def normalize(module, text, what):
-    try:
-        return reference.normalize(text)
-    except reference.InvalidReference as exc:
-        module.fail_json(msg='Invalid %s: %s.' % (what, exc))
-
-
-def validate(module):
-    params = module.params
-    for key, value in (params['labels'] or {}).items():
-        if not key or '=' in key or ',' in key:
-            module.fail_json(msg='Invalid label key %r: keys must be non-empty and contain neither "=" nor ",".' % key)
-        if value is not None and ',' in str(value):
-            module.fail_json(msg='The value of label %r contains a comma, which ctr cannot report back '
-                             'unambiguously: choose a value without ",".' % key)
-    if params['username'] and ':' in params['username']:
-        module.fail_json(msg='Invalid username: it must not contain ":".')
+def validate_params(params):
+    validate.label_keys(params['labels'], reported_in_list=True)
+    validate.username(params['username'])
     if params['platform'] and params['all_platforms']:
-        module.fail_json(msg='platform and all_platforms=true exclude each other: choose one.')
+        raise InvalidInput('platform and all_platforms=true exclude each other: choose one.')
+    if params['skip_verify'] is not None:
+        # The 0.1 name of validate_certs, inverted.
+        params['validate_certs'] = not params['skip_verify']
 
 
 def platform_listed(platform, platforms):
@@ -350,14 +334,15 @@ def platform_listed(platform, platforms):
 
 
 def transport(params):
-    return dict((key, params[key]) for key in ('plain_http', 'hosts_dir', 'skip_verify', 'username', 'password'))
+    options = dict((key, params[key]) for key in ('plain_http', 'hosts_dir', 'username', 'password'))
+    options['skip_verify'] = not params['validate_certs']
+    return options
 
 
-def resolve_remote(module, name):
+def resolve_remote(params, name):
     """The registry's digest for ``name`` over HTTP, or (None, why not)."""
-    params = module.params
     ref = reference.parse(name)
-    registry = RegistryClient(ref.domain, plain_http=params['plain_http'], validate_certs=not params['skip_verify'],
+    registry = RegistryClient(ref.domain, plain_http=params['plain_http'], validate_certs=params['validate_certs'],
                               username=params['username'], password=params['password'],
                               timeout=params['timeout'] or 30, hosts_dir=params['hosts_dir'])
     try:
@@ -372,23 +357,20 @@ def resolve_remote(module, name):
 class ImageTask:
     """One run of the module: the current record, the actions, the predicted or real result."""
 
-    def __init__(self, module, client):
-        self.module = module
-        self.client = client
-        self.store = ImageStore(client)
-        self.check = module.check_mode
-        self.actions = []
-        self.extra = {}
-
-    def act(self, description, func, *args, **kwargs):
-        self.actions.append(description)
-        if not self.check:
-            func(*args, **kwargs)
+    def __init__(self, run):
+        self.run = run
+        self.params = run.params
+        self.client = run.client
+        self.store = ImageStore(run.client)
+        self.check = run.check_mode
+        self.act = run.act
+        self.actions = run.actions
+        self.extra = run.result
 
     # -- present -------------------------------------------------------------------
 
     def present(self, name, current):
-        params = self.module.params
+        params = self.params
         source = params['source']
         predicted = None
         if source == 'pull':
@@ -401,7 +383,7 @@ class ImageTask:
         if changed_record and not self.check:
             current = self.store.get(name)
             if current is None:
-                raise Failure('containerd reported success, but no image %s exists afterwards.' % name)
+                raise ModuleError('containerd reported success, but no image %s exists afterwards.' % name)
         elif changed_record:
             unpacked = params['unpack'] if source == 'pull' else (current or {}).get('unpacked', True)
             current = dict(current or {}, complete=True, unpacked=unpacked, **predicted)
@@ -412,24 +394,17 @@ class ImageTask:
             wanted = wanted_labels(current.get('labels') or {}, params['labels'], params['purge_labels'])
             changes = label_changes(current.get('labels') or {}, wanted)
             if changes:
-                set_keys = sorted(key for key, value in changes.items() if value is not None)
-                removed = sorted(key for key, value in changes.items() if value is None)
-                if set_keys:
-                    self.actions.append('set labels %s' % ', '.join(set_keys))
-                if removed:
-                    self.actions.append('remove labels %s' % ', '.join(removed))
-                if not self.check:
-                    self.store.label(name, changes)
+                self.act(label_actions(changes), self.store.label, name, changes)
                 current = dict(current, labels=wanted)
         return current
 
     def from_registry(self, name, current):
-        params = self.module.params
+        params = self.params
         policy = params['pull']
         pinned = reference.parse(name).digest is not None
         if policy == 'never':
             if current is None:
-                raise Failure('Image %s is not present and pull=never: import or pull it first, or use '
+                raise ModuleError('Image %s is not present and pull=never: import or pull it first, or use '
                               'pull=missing.' % name)
             return {}
         if policy == 'missing' or pinned:
@@ -438,11 +413,11 @@ class ImageTask:
             return {'digest': reference.parse(name).digest} if pinned else {}
         # always
         if self.check:
-            digest, why = resolve_remote(self.module, name)
+            digest, why = resolve_remote(self.params, name)
             self.extra['remote_digest'] = digest
             if why:
                 self.extra['resolve_error'] = why
-                self.module.warn('Could not resolve the remote digest of %s in check mode (%s): predicting a '
+                self.run.warn('Could not resolve the remote digest of %s in check mode (%s): predicting a '
                                  'pull.' % (name, why))
             if digest is None or current is None or current['digest'] != digest:
                 self.actions.append('pull %s' % name)
@@ -457,7 +432,7 @@ class ImageTask:
 
     def pull(self, name, existed=True):
         """Pull; a failed first pull leaves no record behind (ctr 1.6 creates it before unpacking)."""
-        params = self.module.params
+        params = self.params
         platform = params['platform']
         try:
             self.store.pull(name, transport(params), platform=platform, all_platforms=params['all_platforms'],
@@ -474,12 +449,12 @@ class ImageTask:
             raise
 
     def from_archive(self, name, current):
-        params = self.module.params
+        params = self.params
         path = params['archive_path']
         try:
             archive = read_archive(path)
         except ArchiveError as exc:
-            raise Failure(str(exc))
+            raise ModuleError(str(exc))
         entries = archive['images']
         named = [entry for entry in entries if entry['name'] == name]
         if named:
@@ -487,7 +462,7 @@ class ImageTask:
         elif len(entries) == 1:
             entry = entries[0]
         else:
-            raise Failure('The archive %s does not hold an image named %s (it holds: %s).'
+            raise ModuleError('The archive %s does not hold an image named %s (it holds: %s).'
                           % (path, name, ', '.join(sorted(str(e['name']) for e in entries)) or 'nothing'))
         if current is not None and self.matches(current, entry):
             return {}
@@ -496,7 +471,7 @@ class ImageTask:
         imported = entry['name']
         if imported != name:
             if imported is None:
-                raise Failure('The archive %s does not name its image; containerd cannot import it under a name.'
+                raise ModuleError('The archive %s does not name its image; containerd cannot import it under a name.'
                               % path)
             existed = self.check or self.store.get(imported) is not None
             self.act('tag %s as %s' % (imported, name), self.store.tag, imported, name, force=True)
@@ -514,15 +489,15 @@ class ImageTask:
         return (manifest.get('config') or {}).get('digest') == entry['config_digest']
 
     def from_image(self, name, current):
-        params = self.module.params
-        source = normalize(self.module, params['source_image'], 'source_image')
+        params = self.params
+        source = reference.normalize(params['source_image'], option='source_image')
         found = self.store.get(source)
         if found is None:
-            raise Failure('The tag source %s does not exist: pull or import it first.' % source)
+            raise ModuleError('The tag source %s does not exist: pull or import it first.' % source)
         if current is not None and current['digest'] == found['digest']:
             return {}
         if current is not None and not params['force']:
-            raise Failure('Image %s exists and points at %s, not at %s of %s: set force=true to move it.'
+            raise ModuleError('Image %s exists and points at %s, not at %s of %s: set force=true to move it.'
                           % (name, current['digest'], found['digest'], source))
         self.act('tag %s as %s' % (source, name), self.store.tag, source, name, force=current is not None)
         return dict((key, found[key]) for key in ('digest', 'media_type', 'size', 'platforms'))
@@ -530,14 +505,14 @@ class ImageTask:
     # -- exported --------------------------------------------------------------------
 
     def exported(self, name):
-        params = self.module.params
+        params = self.params
         path = params['archive_path']
-        names = [name] + [normalize(self.module, extra, 'additional_names entry') for extra in params['additional_names']]
+        names = [name] + [reference.normalize(extra, option='additional_names entry') for extra in params['additional_names']]
         names = sorted(set(names), key=names.index)
         records = self.store.records()
         missing = [n for n in names if n not in records]
         if missing:
-            raise Failure('Cannot export %s: no such image in namespace %s.' % (', '.join(missing), self.client.namespace))
+            raise ModuleError('Cannot export %s: no such image in namespace %s.' % (', '.join(missing), self.client.namespace))
         wanted = dict((n, records[n]['digest']) for n in names)
         mode = self.mode()
         current = None
@@ -554,31 +529,31 @@ class ImageTask:
         return records[name]
 
     def mode(self):
-        mode = self.module.params['mode']
+        mode = self.params['mode']
         if mode is None:
             return None
         try:
             return int(str(mode), 8) if not isinstance(mode, int) else mode
         except ValueError:
-            raise Failure('Invalid mode %r: give an octal string such as "0644".' % mode)
+            raise ModuleError('Invalid mode %r: give an octal string such as "0644".' % mode)
 
     def write_archive(self, path, names, mode, wanted):
         directory = os.path.dirname(os.path.abspath(path))
         if not os.path.isdir(directory):
-            raise Failure('The directory %s of archive_path does not exist.' % directory)
+            raise ModuleError('The directory %s of archive_path does not exist.' % directory)
         handle, tmp = tempfile.mkstemp(prefix='.%s.' % os.path.basename(path), dir=directory)
         os.close(handle)
         try:
-            params = self.module.params
+            params = self.params
             self.store.export(tmp, names, platform=params['platform'], all_platforms=params['all_platforms'])
             # Read back before replacing anything: a truncated or partial archive never lands at path.
             try:
                 written = dict((e['name'], e['digest']) for e in read_archive(tmp)['images'])
             except ArchiveError as exc:
-                raise Failure('ctr wrote an unreadable archive for %s (%s); %s was left as it was.'
+                raise ModuleError('ctr wrote an unreadable archive for %s (%s); %s was left as it was.'
                               % (', '.join(names), exc, path))
             if written != wanted:
-                raise Failure('ctr wrote an archive holding %s instead of %s; %s was left as it was.'
+                raise ModuleError('ctr wrote an archive holding %s instead of %s; %s was left as it was.'
                               % (written, wanted, path))
             os.chmod(tmp, mode if mode is not None else 0o644)
             os.rename(tmp, path)
@@ -589,26 +564,26 @@ class ImageTask:
     # -- mounted / unmounted ---------------------------------------------------------
 
     def mounted(self, name):
-        params = self.module.params
+        params = self.params
         path = os.path.abspath(params['mount_path'])
         if not os.path.isdir(path):
-            raise Failure('mount_path %s is not a directory: create it first.' % path)
+            raise ModuleError('mount_path %s is not a directory: create it first.' % path)
         if path in mount_points():
             if self.store.snapshot_exists(path):
                 return
-            raise Failure('mount_path %s is busy: something other than a containerd image mount is mounted there.'
+            raise ModuleError('mount_path %s is busy: something other than a containerd image mount is mounted there.'
                           % path)
         if self.store.get(name) is None:
-            raise Failure('Image %s is not present: pull or import it before mounting it.' % name)
+            raise ModuleError('Image %s is not present: pull or import it before mounting it.' % name)
         self.act('mount %s at %s%s' % (name, path, ' (read-write)' if params['rw'] else ''), self.store.mount, name,
                  path, rw=params['rw'], platform=params['platform'], snapshotter=params['snapshotter'])
 
     def unmounted(self):
-        path = os.path.abspath(self.module.params['mount_path'])
+        path = os.path.abspath(self.params['mount_path'])
         mounted = path in mount_points()
         if not self.store.snapshot_exists(path):
             if mounted:
-                raise Failure('mount_path %s is mounted, but not by containerd_image (no snapshot %s): unmount it '
+                raise ModuleError('mount_path %s is mounted, but not by containerd_image (no snapshot %s): unmount it '
                               'with the tool that mounted it.' % (path, path))
             return
         what = 'unmount %s' % path if mounted else 'remove the snapshot and lease of %s' % path
@@ -616,41 +591,67 @@ class ImageTask:
             self.act(what, self.store.unmount, path)
         except CtrError as exc:
             if 'busy' in exc.message.lower():
-                raise Failure('mount_path %s is busy (a process is using it): stop it and retry. (ctr said: %s)'
+                raise ModuleError('mount_path %s is busy (a process is using it): stop it and retry. (ctr said: %s)'
                               % (path, exc.message))
             raise
 
 
+def converge(run):
+    validate_params(run.params)
+    name = reference.normalize(run.params['name'], option='name')
+    state = run.params['state']
+    task = ImageTask(run)
+    if state in ('present', 'absent'):
+        current = task.store.get(name)
+        before = public(name, current)
+        if state == 'present':
+            after = public(name, task.present(name, current))
+        else:
+            if current is not None:
+                run.act('remove %s' % name, task.store.remove, name)
+            after = public(name, None)
+        run.set_diff(diff_view(before), diff_view(after), 'image %s' % name)
+    elif state == 'exported':
+        after = public(name, task.exported(name))
+    elif state == 'mounted':
+        task.mounted(name)
+        after = public(name, task.store.get(name))
+    else:
+        task.unmounted()
+        after = dict(name=name)
+    run.result['image'] = after
+
+
 def main():
-    argument_spec = client_argument_spec()
-    argument_spec.update(
-        name=dict(type='str', required=True),
-        state=dict(type='str', default='present', choices=['present', 'absent', 'exported', 'mounted', 'unmounted']),
-        source=dict(type='str', default='pull', choices=['pull', 'archive', 'image']),
-        pull=dict(type='str', default='missing', choices=['missing', 'always', 'never']),
-        platform=dict(type='str'),
-        all_platforms=dict(type='bool', default=False),
-        plain_http=dict(type='bool', default=False),
-        hosts_dir=dict(type='path'),
-        skip_verify=dict(type='bool', default=False),
-        username=dict(type='str'),
-        password=dict(type='str', no_log=True),
-        snapshotter=dict(type='str'),
-        unpack=dict(type='bool', default=True),
-        archive_path=dict(type='path'),
-        additional_names=dict(type='list', elements='str', default=[]),
-        mode=dict(type='raw', default='0644'),
-        source_image=dict(type='str'),
-        force=dict(type='bool', default=False),
-        labels=dict(type='dict'),
-        purge_labels=dict(type='bool', default=False),
-        mount_path=dict(type='path'),
-        rw=dict(type='bool', default=False),
-    )
-    module = AnsibleModule(
-        argument_spec=argument_spec,
-        supports_check_mode=True,
+    run = ModuleRun(
+        dict(
+            name=dict(type='str', required=True),
+            state=dict(type='str', default='present',
+                       choices=['present', 'absent', 'exported', 'mounted', 'unmounted']),
+            source=dict(type='str', default='pull', choices=['pull', 'archive', 'image']),
+            pull=dict(type='str', default='missing', choices=['missing', 'always', 'never']),
+            platform=dict(type='str'),
+            all_platforms=dict(type='bool', default=False),
+            plain_http=dict(type='bool', default=False),
+            hosts_dir=dict(type='path'),
+            validate_certs=dict(type='bool', default=True),
+            skip_verify=dict(type='bool', removed_in_version='1.0.0', removed_from_collection='ctrops.containerd'),
+            username=dict(type='str'),
+            password=dict(type='str', no_log=True),
+            snapshotter=dict(type='str'),
+            unpack=dict(type='bool', default=True),
+            archive_path=dict(type='path'),
+            additional_names=dict(type='list', elements='str', default=[]),
+            mode=dict(type='raw', default='0644'),
+            source_image=dict(type='str'),
+            force=dict(type='bool', default=False),
+            labels=dict(type='dict'),
+            purge_labels=dict(type='bool', default=False),
+            mount_path=dict(type='path'),
+            rw=dict(type='bool', default=False),
+        ),
         required_together=[('username', 'password')],
+        mutually_exclusive=[('validate_certs', 'skip_verify')],
         required_if=[
             ('state', 'exported', ['archive_path']),
             ('state', 'mounted', ['mount_path']),
@@ -659,43 +660,8 @@ def main():
             ('source', 'image', ['source_image']),
         ],
     )
-    validate(module)
-    name = normalize(module, module.params['name'], 'name')
-    state = module.params['state']
-    client = ContainerdClient.from_module(module)
-    task = ImageTask(module, client)
-    result = dict(changed=False)
-    try:
-        if state in ('present', 'absent'):
-            current = task.store.get(name)
-            before = public(name, current)
-            if state == 'present':
-                after = public(name, task.present(name, current))
-            else:
-                if current is not None:
-                    task.act('remove %s' % name, task.store.remove, name)
-                after = public(name, None)
-            if module._diff:
-                result['diff'] = dict(before=diff_view(before), after=diff_view(after),
-                                      before_header='image %s' % name, after_header='image %s' % name)
-        elif state == 'exported':
-            after = public(name, task.exported(name))
-        elif state == 'mounted':
-            task.mounted(name)
-            after = public(name, task.store.get(name))
-        else:
-            task.unmounted()
-            after = dict(name=name)
-    except Failure as exc:
-        module.fail_json(msg=exc.message, actions=task.actions, **exc.extra)
-    except CtrError as exc:
-        module.fail_json(msg=exc.message, actions=task.actions, **exc.details())
-    result.update(task.extra)
-    result['image'] = after
-    result['actions'] = task.actions
-    result['changed'] = bool(task.actions)
-    result['ctr_calls'] = client.calls
-    module.exit_json(**result)
+    run.execute(converge, run)
+    run.exit()
 
 
 if __name__ == '__main__':

@@ -101,49 +101,35 @@ ctr_calls:
   type: int
 '''
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.ctrops.containerd.plugins.module_utils import reference
-from ansible_collections.ctrops.containerd.plugins.module_utils.client import (
-    ContainerdClient,
-    CtrError,
-    client_argument_spec,
-)
 from ansible_collections.ctrops.containerd.plugins.module_utils.images import ImageStore
 from ansible_collections.ctrops.containerd.plugins.module_utils.labels import labels_match
+from ansible_collections.ctrops.containerd.plugins.module_utils.module_run import ModuleRun
 
 KEYS = ('name', 'digest', 'media_type', 'size', 'platforms', 'labels', 'complete', 'unpacked')
 
 
-def main():
-    argument_spec = client_argument_spec()
-    argument_spec.update(
-        name=dict(type='list', elements='str', default=[]),
-        labels=dict(type='dict', default={}),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    names = []
-    for text in module.params['name']:
-        try:
-            names.append(reference.normalize(text))
-        except reference.InvalidReference as exc:
-            module.fail_json(msg='Invalid name: %s.' % exc)
-    wanted_labels = module.params['labels']
-    client = ContainerdClient.from_module(module)
-    try:
-        records = ImageStore(client).records()
-    except CtrError as exc:
-        module.fail_json(msg=exc.message, **exc.details())
+def collect(run):
+    names = [reference.normalize(text, option='name') for text in run.params['name']]
+    records = ImageStore(run.client).records()
     images = []
     for name in sorted(records):
         record = records[name]
         if names and name not in names:
             continue
-        if not labels_match(record['labels'], wanted_labels):
+        if not labels_match(record['labels'], run.params['labels']):
             continue
         images.append(dict((key, record[key]) for key in KEYS))
-    module.exit_json(changed=False, images=images, missing=[n for n in names if n not in records],
-                     ctr_calls=client.calls)
+    run.result.update(images=images, missing=[n for n in names if n not in records])
+
+
+def main():
+    run = ModuleRun(dict(
+        name=dict(type='list', elements='str', default=[]),
+        labels=dict(type='dict', default={}),
+    ))
+    run.execute(collect, run)
+    run.exit()
 
 
 if __name__ == '__main__':

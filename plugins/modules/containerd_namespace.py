@@ -134,112 +134,76 @@ actions:
   sample: ["create namespace web", "set labels team"]
 '''
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.ctrops.containerd.plugins.module_utils.labels import label_changes, wanted_labels
-from ansible_collections.ctrops.containerd.plugins.module_utils.client import (
-    ContainerdClient,
-    CtrError,
-    client_argument_spec,
-)
-from ansible_collections.ctrops.containerd.plugins.module_utils.parsers import identifier_error
+from ansible_collections.ctrops.containerd.plugins.module_utils import namespaces as nss
+from ansible_collections.ctrops.containerd.plugins.module_utils import validate
+from ansible_collections.ctrops.containerd.plugins.module_utils.client import CtrError
+from ansible_collections.ctrops.containerd.plugins.module_utils.errors import ModuleError
+from ansible_collections.ctrops.containerd.plugins.module_utils.labels import label_changes, label_actions, wanted_labels
+from ansible_collections.ctrops.containerd.plugins.module_utils.module_run import ModuleRun
 
 
-def validate(module):
-    params = module.params
-    problem = identifier_error(params['name'], 'namespace name')
-    if problem:
-        module.fail_json(msg='Invalid name: %s.' % problem)
-    for key, value in (params['labels'] or {}).items():
-        if not key or '=' in key or ',' in key:
-            module.fail_json(msg='Invalid label key %r: keys must be non-empty and contain neither "=" nor ",".'
-                             % key)
-        if value is not None and ',' in str(value):
-            module.fail_json(msg='The value of label %r contains a comma, which ctr cannot report back '
-                             'unambiguously: choose a value without ",".' % key)
-
-
-def ensure_present(module, client, name, current_labels, result):
-    params = module.params
+def ensure_present(run, name, current_labels):
+    params = run.params
     if current_labels is None:
         wanted = wanted_labels({}, params['labels'], True)
-        result['actions'].append('create namespace %s' % name)
+        run.act('create namespace %s' % name, nss.create, run.client, name, wanted)
         if wanted:
-            result['actions'].append('set labels %s' % ', '.join(sorted(wanted)))
-        if not module.check_mode:
-            client.create_namespace(name, wanted)
+            run.actions.append('set labels %s' % ', '.join(sorted(wanted)))
         return wanted
     wanted = wanted_labels(current_labels, params['labels'], params['purge_labels'])
     changes = label_changes(current_labels, wanted)
     if changes:
-        set_keys = sorted(key for key, value in changes.items() if value is not None)
-        removed = sorted(key for key, value in changes.items() if value is None)
-        if set_keys:
-            result['actions'].append('set labels %s' % ', '.join(set_keys))
-        if removed:
-            result['actions'].append('remove labels %s' % ', '.join(removed))
-        if not module.check_mode:
-            client.label_namespace(name, changes)
+        run.act(label_actions(changes), nss.set_labels, run.client, name, changes)
     return wanted
 
 
-def ensure_absent(module, client, name, result):
-    if module.params['force']:
-        contents = client.namespace_contents(name)
+def ensure_absent(run, name):
+    client = run.client
+    if run.params['force']:
+        contents = nss.contents(client, name)
         if contents:
-            result['removed_objects'] = contents
-            result['actions'].append('delete %s in namespace %s' % (', '.join(sorted(contents)), name))
-            if not module.check_mode:
-                client.empty_namespace(name)
-    result['actions'].append('remove namespace %s' % name)
-    if module.check_mode:
-        return
+            run.result['removed_objects'] = contents
+            run.act('delete %s in namespace %s' % (', '.join(sorted(contents)), name), nss.empty, client, name)
     try:
-        client.remove_namespace(name)
+        run.act('remove namespace %s' % name, nss.remove, client, name)
     except CtrError as exc:
         if 'must be empty' not in exc.message:
             raise
-        contents = client.namespace_contents(name)
+        contents = nss.contents(client, name)
         left = '; '.join('%s: %s' % (kind, ', '.join(items[:5]) + (' …' if len(items) > 5 else ''))
                          for kind, items in sorted(contents.items()))
-        module.fail_json(msg='Namespace %s is not empty (%s): remove those objects first, or set '
-                             'force=true to delete them with the namespace.' % (name, left or exc.message),
-                         remaining=contents)
+        raise ModuleError('Namespace %s is not empty (%s): remove those objects first, or set '
+                          'force=true to delete them with the namespace.' % (name, left or exc.message),
+                          remaining=contents)
+
+
+def converge(run):
+    params = run.params
+    name = params['name']
+    validate.identifier(name, 'name', 'namespace name')
+    validate.label_keys(params['labels'], reported_in_list=True)
+    current = nss.namespaces(run.client).get(name)
+    before = dict(name=name, exists=current is not None, labels=current or {})
+    if params['state'] == 'present':
+        after = dict(name=name, exists=True, labels=ensure_present(run, name, current))
+    else:
+        if current is not None:
+            ensure_absent(run, name)
+        after = dict(name=name, exists=False, labels={})
+    run.result['namespace'] = after
+    run.set_diff(before, after, 'namespace %s' % name)
 
 
 def main():
-    argument_spec = client_argument_spec(namespace=False)
-    argument_spec.update(
+    run = ModuleRun(dict(
         name=dict(type='str', required=True),
         state=dict(type='str', default='present', choices=['present', 'absent']),
         labels=dict(type='dict'),
         purge_labels=dict(type='bool', default=False),
         force=dict(type='bool', default=False),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    validate(module)
-    name = module.params['name']
-    state = module.params['state']
-    client = ContainerdClient.from_module(module)
-    result = dict(changed=False, actions=[])
-    try:
-        current = client.namespaces().get(name)
-        before = dict(name=name, exists=current is not None, labels=current or {})
-        if state == 'present':
-            labels = ensure_present(module, client, name, current, result)
-            after = dict(name=name, exists=True, labels=labels)
-        else:
-            if current is not None:
-                ensure_absent(module, client, name, result)
-            after = dict(name=name, exists=False, labels={})
-    except CtrError as exc:
-        module.fail_json(msg=exc.message, **exc.details())
-    result['changed'] = bool(result['actions'])
-    result['namespace'] = after
-    if module._diff:
-        result['diff'] = dict(before=before, after=after,
-                              before_header='namespace %s' % name, after_header='namespace %s' % name)
-    module.exit_json(**result)
+    ), namespace=False)
+    run.execute(converge, run)
+    run.exit()
 
 
 if __name__ == '__main__':

@@ -98,45 +98,36 @@ ctr_calls:
   sample: 1
 '''
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.ctrops.containerd.plugins.module_utils.client import (
-    ContainerdClient,
-    CtrError,
-    client_argument_spec,
-)
+from ansible_collections.ctrops.containerd.plugins.module_utils import namespaces as nss
+from ansible_collections.ctrops.containerd.plugins.module_utils import validate
 from ansible_collections.ctrops.containerd.plugins.module_utils.labels import labels_match
-from ansible_collections.ctrops.containerd.plugins.module_utils.parsers import identifier_error
+from ansible_collections.ctrops.containerd.plugins.module_utils.module_run import ModuleRun
+
+
+def collect(run):
+    names = run.params['name']
+    for name in names or []:
+        validate.identifier(name, 'name', 'namespace name')
+    existing = nss.namespaces(run.client)
+    found = []
+    for name in sorted(existing if names is None else set(names) & set(existing)):
+        if not labels_match(existing[name], run.params['labels']):
+            continue
+        entry = dict(name=name, labels=existing[name])
+        if run.params['contents']:
+            entry['contents'] = nss.contents(run.client, name)
+        found.append(entry)
+    run.result.update(namespaces=found, missing=sorted(set(names or []) - set(existing)))
 
 
 def main():
-    argument_spec = client_argument_spec(namespace=False)
-    argument_spec.update(
+    run = ModuleRun(dict(
         name=dict(type='list', elements='str', aliases=['names']),
         labels=dict(type='dict'),
         contents=dict(type='bool', default=False),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    names = module.params['name']
-    for name in names or []:
-        problem = identifier_error(name, 'namespace name')
-        if problem:
-            module.fail_json(msg='Invalid name: %s.' % problem)
-    client = ContainerdClient.from_module(module)
-    found = []
-    try:
-        existing = client.namespaces()
-        for name in sorted(existing if names is None else set(names) & set(existing)):
-            if not labels_match(existing[name], module.params['labels']):
-                continue
-            entry = dict(name=name, labels=existing[name])
-            if module.params['contents']:
-                entry['contents'] = client.namespace_contents(name)
-            found.append(entry)
-    except CtrError as exc:
-        module.fail_json(msg=exc.message, **exc.details())
-    missing = sorted(set(names or []) - set(existing))
-    module.exit_json(changed=False, namespaces=found, missing=missing, ctr_calls=client.calls)
+    ), namespace=False)
+    run.execute(collect, run)
+    run.exit()
 
 
 if __name__ == '__main__':

@@ -30,7 +30,7 @@ options:
       - V(paused) freezes the task (its processes keep their PIDs). A container without a running task
         gets one started first, as V(running) would (a task that exited is deleted first), so that
         V(paused) holds from any state.
-      - V(stopped) sends O(signal), waits O(stop_timeout) seconds, then sends SIGKILL to all of the
+      - V(stopped) sends O(stop_signal), waits O(stop_timeout) seconds, then sends SIGKILL to all of the
         task's processes. The stopped task is kept (C(ctr tasks ls) shows it as STOPPED).
       - V(absent) stops the task if needed and deletes it.
       - V(stopped) and V(absent) hold for a container that does not exist (nothing is done);
@@ -45,16 +45,18 @@ options:
         none) is restarted.
       - Without it the output is discarded (C(--null-io)).
     type: path
-  signal:
+  stop_signal:
     description:
       - Signal that asks the task to stop (V(SIGTERM), V(SIGINT), V(15), ...).
+      - The same option as M(ctrops.containerd.containerd_container)'s; V(signal) is its former name.
       - The container's PID 1 ignores signals it has no handler for (as C(sleep) does); such a task
         ends with the SIGKILL after O(stop_timeout).
     type: str
     default: SIGTERM
+    aliases: [signal]
   stop_timeout:
     description:
-      - Seconds to wait after O(signal) before SIGKILL.
+      - Seconds to wait after O(stop_signal) before SIGKILL.
     type: int
     default: 10
 extends_documentation_fragment:
@@ -102,7 +104,7 @@ EXAMPLES = r'''
   ctrops.containerd.containerd_task:
     container: web
     state: stopped
-    signal: SIGINT
+    stop_signal: SIGINT
     stop_timeout: 30
 
 - name: Delete the task
@@ -162,34 +164,24 @@ actions:
 
 import os
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.ctrops.containerd.plugins.module_utils import containers as ctrs
-from ansible_collections.ctrops.containerd.plugins.module_utils.client import (
-    ContainerdClient,
-    CtrError,
-    client_argument_spec,
-)
-from ansible_collections.ctrops.containerd.plugins.module_utils.parsers import identifier_error
+from ansible_collections.ctrops.containerd.plugins.module_utils import validate
+from ansible_collections.ctrops.containerd.plugins.module_utils.client import CtrError
+from ansible_collections.ctrops.containerd.plugins.module_utils.errors import ModuleError
+from ansible_collections.ctrops.containerd.plugins.module_utils.module_run import ModuleRun
 
-LIVE = ('running', 'paused', 'pausing')
+LIVE = ctrs.LIVE
 
 
 class TaskManager:
-    def __init__(self, module, client):
-        self.module = module
-        self.client = client
-        self.params = module.params
-        self.name = module.params['container']
-        self.result = dict(changed=False, actions=[])
+    def __init__(self, run):
+        self.run = run
+        self.client = run.client
+        self.params = run.params
+        self.name = run.params['container']
+        self.act = run.act
         self.info = dict(container=self.name)
         self.labels = {}
-
-    def act(self, action, func, *args):
-        self.result['actions'].append(action)
-        if not self.module.check_mode:
-            return func(*args)
-        return None
 
     @property
     def has_restart_policy(self):
@@ -210,11 +202,11 @@ class TaskManager:
 
     def stop(self, task):
         self.restart_status('stopped')
-        self.result['actions'].append('stop task %s (%s, SIGKILL after %ss)'
-                                      % (self.name, self.params['signal'], self.params['stop_timeout']))
-        if self.module.check_mode:
-            return
-        self.info['stopped_by'] = ctrs.stop_task(self.client, self.name, task, self.params['signal'],
+        self.act('stop task %s (%s, SIGKILL after %ss)'
+                 % (self.name, self.params['stop_signal'], self.params['stop_timeout']), self.stop_now, task)
+
+    def stop_now(self, task):
+        self.info['stopped_by'] = ctrs.stop_task(self.client, self.name, task, self.params['stop_signal'],
                                                  self.params['stop_timeout'])
         ctrs.wait_status(self.client, self.name, ('stopped', 'created', None))
 
@@ -229,9 +221,7 @@ class TaskManager:
             labels[ctrs.RESTART_STATUS] = 'running'
         labels = dict((k, v) for k, v in labels.items() if v is not None or k in self.labels)
         if labels:
-            self.result['actions'].append('set labels %s' % ', '.join(sorted(labels)))
-            if not self.module.check_mode:
-                ctrs.set_labels(self.client, self.name, labels)
+            self.act('set labels %s' % ', '.join(sorted(labels)), ctrs.set_labels, self.client, self.name, labels)
 
     def running(self, task):
         status = task['status'] if task else None
@@ -265,9 +255,9 @@ class TaskManager:
             current = ctrs.tasks(self.client).get(self.name)
             if current is None or current['status'] in LIVE:
                 raise
-            self.module.fail_json(msg='The task of container %s is %s: its command ended before the task could '
-                                      'be paused; give the container a command that keeps running.'
-                                      % (self.name, current['status']))
+            raise ModuleError('The task of container %s is %s: its command ended before the task could '
+                              'be paused; give the container a command that keeps running.'
+                              % (self.name, current['status']))
 
     def stopped(self, task):
         status = task['status'] if task else None
@@ -297,66 +287,55 @@ def predicted(state, task):
     return dict(status='stopped', pid=task['pid'] if task else None) if task else None
 
 
+def converge(run):
+    params = run.params
+    validate.identifier(params['container'], 'container', 'container name')
+    validate.signal(params['stop_signal'])
+    validate.non_negative(params['stop_timeout'], 'stop_timeout')
+    if params['log_path'] and not os.path.isdir(os.path.dirname(params['log_path']) or '/'):
+        raise ModuleError('The directory of log_path %s does not exist: create it first.' % params['log_path'])
+    name = params['container']
+    state = params['state']
+    client = run.client
+    manager = TaskManager(run)
+    task = ctrs.tasks(client).get(name)
+    info = ctrs.container_info(client, name)
+    if info is None and state in ('running', 'paused'):
+        raise ModuleError('Container %s does not exist in namespace %s: create it first with '
+                          'ctrops.containerd.containerd_container.' % (name, client.namespace))
+    # A container that does not exist has no task: stopped and absent hold already.
+    manager.labels = (info or {}).get('Labels') or {}
+    if info is not None:
+        getattr(manager, state)(task)
+    if not run.actions:
+        after = task
+    elif run.check_mode:
+        after = predicted(state, task)
+    else:
+        after = ctrs.tasks(client).get(name)
+    if after and after['status'] in LIVE and after['pid'] and not run.check_mode:
+        manager.info['processes'] = ctrs.task_processes(client, name)
+    result = manager.info
+    result.update(status=after['status'] if after else None, pid=(after or {}).get('pid') or None)
+    result['netns'] = '/proc/%d/ns/net' % result['pid'] if result['pid'] else None
+    result.setdefault('processes', [])
+    log_uri = (manager.labels.get(ctrs.LOG_LABEL) if not run.actions or state != 'running'
+               else ctrs.log_uri_for(params['log_path']))
+    result['log_path'] = log_uri[len('file://'):] if log_uri and log_uri.startswith('file://') else None
+    run.result['task'] = result
+    run.set_diff(dict(status=task['status'] if task else None), dict(status=result['status']), 'task %s' % name)
+
+
 def main():
-    argument_spec = client_argument_spec()
-    argument_spec.update(
+    run = ModuleRun(dict(
         container=dict(type='str', required=True, aliases=['name']),
         state=dict(type='str', default='running', choices=['running', 'paused', 'stopped', 'absent']),
         log_path=dict(type='path'),
-        signal=dict(type='str', default='SIGTERM'),
+        stop_signal=dict(type='str', default='SIGTERM', aliases=['signal']),
         stop_timeout=dict(type='int', default=10),
-    )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    params = module.params
-    problem = identifier_error(params['container'], 'container name')
-    if problem:
-        module.fail_json(msg='Invalid container: %s.' % problem)
-    problem = ctrs.signal_error(params['signal'])
-    if problem:
-        module.fail_json(msg=problem)
-    if params['stop_timeout'] < 0:
-        module.fail_json(msg='stop_timeout must be 0 or more seconds.')
-    if params['log_path'] and not os.path.isdir(os.path.dirname(params['log_path']) or '/'):
-        module.fail_json(msg='The directory of log_path %s does not exist: create it first.' % params['log_path'])
-    name = params['container']
-    state = params['state']
-    client = ContainerdClient.from_module(module)
-    manager = TaskManager(module, client)
-    result = manager.result
-    try:
-        task = ctrs.tasks(client).get(name)
-        info = ctrs.container_info(client, name)
-        if info is None and state in ('running', 'paused'):
-            module.fail_json(msg='Container %s does not exist in namespace %s: create it first with '
-                                 'ctrops.containerd.containerd_container.' % (name, client.namespace))
-        # A container that does not exist has no task: stopped and absent hold already.
-        manager.labels = (info or {}).get('Labels') or {}
-        if info is not None:
-            getattr(manager, state)(task)
-        if not result['actions']:
-            after = task
-        elif module.check_mode:
-            after = predicted(state, task)
-        else:
-            after = ctrs.tasks(client).get(name)
-        if after and after['status'] in LIVE and after['pid'] and not module.check_mode:
-            manager.info['processes'] = ctrs.task_processes(client, name)
-    except CtrError as exc:
-        module.fail_json(msg=exc.message, **exc.details())
-    result['changed'] = bool(result['actions'])
-    info_out = manager.info
-    info_out.update(status=after['status'] if after else None, pid=(after or {}).get('pid') or None)
-    info_out['netns'] = '/proc/%d/ns/net' % info_out['pid'] if info_out['pid'] else None
-    info_out.setdefault('processes', [])
-    log_uri = (manager.labels.get(ctrs.LOG_LABEL) if not result['actions'] or state != 'running'
-               else ctrs.log_uri_for(params['log_path']))
-    info_out['log_path'] = log_uri[len('file://'):] if log_uri and log_uri.startswith('file://') else None
-    result['task'] = info_out
-    if module._diff:
-        result['diff'] = dict(before=dict(status=task['status'] if task else None),
-                              after=dict(status=info_out['status']),
-                              before_header='task %s' % name, after_header='task %s' % name)
-    module.exit_json(**result)
+    ))
+    run.execute(converge, run)
+    run.exit()
 
 
 if __name__ == '__main__':

@@ -178,158 +178,163 @@ import re
 import shutil
 import tempfile
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.ctrops.containerd.plugins.module_utils import reference
-from ansible_collections.ctrops.containerd.plugins.module_utils.client import (
-    ContainerdClient,
-    CtrError,
-    client_argument_spec,
-)
+from ansible_collections.ctrops.containerd.plugins.module_utils import validate
+from ansible_collections.ctrops.containerd.plugins.module_utils.client import CtrError
+from ansible_collections.ctrops.containerd.plugins.module_utils.errors import InvalidInput, ModuleError
 from ansible_collections.ctrops.containerd.plugins.module_utils.images import ImageStore, write_hosts_dir
+from ansible_collections.ctrops.containerd.plugins.module_utils.module_run import ModuleRun
 from ansible_collections.ctrops.containerd.plugins.module_utils.registry import RegistryClient, RegistryError
 
 _HOST_RE = re.compile(r'^(?:localhost|[^/]*[.:][^/]*|\[[0-9a-fA-F:]+\](?::[0-9]+)?)$')
 
 
-def compose_destination(module, local):
+def compose_destination(params, local):
     """The destination reference: O(destination) or registry/repository:tag, with defaults from the local image."""
-    params = module.params
     text = params['destination']
     if text is None:
         registry = params['registry'].strip().rstrip('/')
         if '/' in registry or not registry:
-            module.fail_json(msg='Invalid registry %r: give host[:port] only; put the path in repository.' % registry)
+            raise InvalidInput('Invalid registry %r: give host[:port] only; put the path in repository.' % registry)
         text = '%s/%s:%s' % (registry, (params['repository'] or local.path).strip('/'), params['tag'] or local.tag or 'latest')
     first = text.split('/', 1)[0]
     if '/' not in text or not _HOST_RE.match(first):
-        module.fail_json(msg='Invalid destination %r: it names no registry host; write host[:port]/repository[:tag].'
-                         % text)
-    try:
-        dest = reference.parse(text, default_tag=False)
-    except reference.InvalidReference as exc:
-        module.fail_json(msg='Invalid destination: %s.' % exc)
+        raise InvalidInput('Invalid destination %r: it names no registry host; write host[:port]/repository[:tag].'
+                           % text)
+    dest = reference.parse(text, default_tag=False, option='destination')
     if dest.digest:
-        module.fail_json(msg='Invalid destination %r: push to a tag, not to a digest.' % text)
+        raise InvalidInput('Invalid destination %r: push to a tag, not to a digest.' % text)
     if dest.tag is None:
         dest = dest.with_tag(local.tag or 'latest')
     return dest
 
 
-def main():
-    argument_spec = client_argument_spec()
-    argument_spec.update(
-        name=dict(type='str', required=True),
-        destination=dict(type='str'),
-        registry=dict(type='str'),
-        repository=dict(type='str'),
-        tag=dict(type='str'),
-        keep_tag=dict(type='bool', default=True),
-        force=dict(type='bool', default=False),
-        platform=dict(type='str'),
-        plain_http=dict(type='bool', default=False),
-        ca_cert=dict(type='path'),
-        client_cert=dict(type='path'),
-        client_key=dict(type='path'),
-        validate_certs=dict(type='bool', default=True),
-        hosts_dir=dict(type='path'),
-        username=dict(type='str'),
-        password=dict(type='str', no_log=True),
-    )
-    module = AnsibleModule(
-        argument_spec=argument_spec,
-        supports_check_mode=True,
-        mutually_exclusive=[('destination', 'registry'), ('destination', 'repository'), ('destination', 'tag'),
-                            ('hosts_dir', 'ca_cert'), ('hosts_dir', 'client_cert')],
-        required_one_of=[('destination', 'registry')],
-        required_together=[('username', 'password'), ('client_cert', 'client_key')],
-    )
-    params = module.params
-    if params['username'] and ':' in params['username']:
-        module.fail_json(msg='Invalid username: it must not contain ":".')
-    try:
-        local = reference.parse(params['name'])
-    except reference.InvalidReference as exc:
-        module.fail_json(msg='Invalid name: %s.' % exc)
-    name = str(local)
-    dest = compose_destination(module, local)
-    destination = str(dest)
-
-    client = ContainerdClient.from_module(module)
-    store = ImageStore(client)
-    registry = RegistryClient(dest.domain, plain_http=params['plain_http'], ca_cert=params['ca_cert'],
-                              client_cert=params['client_cert'], client_key=params['client_key'],
-                              validate_certs=params['validate_certs'], username=params['username'],
-                              password=params['password'], timeout=params['timeout'] or 30,
-                              hosts_dir=params['hosts_dir'])
+def push_transport(params, dest):
+    """How ctr reaches the registry; TLS files go into a hosts directory written for this run only."""
     transport = dict(plain_http=params['plain_http'], hosts_dir=params['hosts_dir'],
                      username=params['username'], password=params['password'])
     tls_options = params['ca_cert'] or params['client_cert'] or not params['validate_certs']
-    temporary = None
     if tls_options and not params['plain_http'] and not params['hosts_dir']:
-        # The same hosts directory layout containerd uses, written for this run only (see write_hosts_dir).
         temporary = tempfile.mkdtemp(prefix='ctrops-push-hosts-')
         atexit.register(shutil.rmtree, temporary, True)
         transport['hosts_dir'] = write_hosts_dir(temporary, dest.domain, ca_cert=params['ca_cert'],
                                                  client_cert=params['client_cert'], client_key=params['client_key'],
                                                  skip_verify=not params['validate_certs'])
-    actions = []
-    result = dict(changed=False, destination=destination, pushed=False)
+    return transport
+
+
+def remote_digest(registry, dest):
     try:
-        found = store.find(name, destination)
-        record = found.get(name)
-        if record is None:
-            module.fail_json(msg='Unknown local image %s in namespace %s: pull or import it first.'
-                             % (name, client.namespace), ctr_calls=client.calls)
-        local_digest = record['digest']
+        return registry.manifest_digest(dest.path, dest.tag)
+    except RegistryError as exc:
+        raise ModuleError(exc.message, destination=str(dest))
+
+
+class Push:
+    """One push: tag the local image as the destination, push it, read the registry's digest back."""
+
+    def __init__(self, run, store, registry, dest):
+        self.run = run
+        self.store = store
+        self.registry = registry
+        self.dest = dest
+        self.destination = str(dest)
+
+    def tag_and_push(self, name, record, tagged, transport):
+        """Returns the destination's record and the registry's digest afterwards."""
+        run, destination = self.run, self.destination
+        created = False
+        if tagged is None or tagged['digest'] != record['digest']:
+            run.act('tag %s as %s' % (name, destination), self.store.tag, name, destination,
+                    force=tagged is not None)
+            created = tagged is None
+            tagged = dict(record, name=destination)
         try:
-            before = registry.manifest_digest(dest.path, dest.tag)
+            run.act('push %s' % destination, self.store.push, destination, transport,
+                    platform=run.params['platform'])
+        except CtrError:
+            if created:
+                # Leave the host as it was: no tag of a push that did not happen.
+                run.act('remove local tag %s (the push failed)' % destination, self.store.remove, destination)
+            raise
+        if run.check_mode:
+            return tagged, record['digest']
+        return tagged, self.digest_after(record['digest'])
+
+    def digest_after(self, local_digest):
+        try:
+            after = self.registry.manifest_digest(self.dest.path, self.dest.tag)
         except RegistryError as exc:
-            module.fail_json(msg=exc.message, destination=destination, local_digest=local_digest)
-        push = params['force'] or before != local_digest
-        tagged = found.get(destination)
-        after = before
-        if push:
-            created = False
-            if tagged is None or tagged['digest'] != local_digest:
-                actions.append('tag %s as %s' % (name, destination))
-                if not module.check_mode:
-                    store.tag(name, destination, force=tagged is not None)
-                created = tagged is None
-                tagged = dict(record, name=destination)
-            actions.append('push %s' % destination)
-            if not module.check_mode:
-                try:
-                    store.push(destination, transport, platform=params['platform'])
-                except CtrError:
-                    if created:
-                        # Leave the host as it was: no tag of a push that did not happen.
-                        store.remove(destination)
-                        actions.append('remove local tag %s (the push failed)' % destination)
-                    raise
-                try:
-                    after = registry.manifest_digest(dest.path, dest.tag)
-                except RegistryError as exc:
-                    module.warn('Pushed, but could not read the digest back: %s' % exc.message)
-                    after = None
-                if after != local_digest and not params['platform']:
-                    module.warn('The registry serves %s for %s after the push, not the local digest %s.'
-                                % (after, destination, local_digest))
-            else:
-                after = local_digest
-        if not params['keep_tag'] and destination != name and tagged is not None:
-            actions.append('remove local tag %s' % destination)
-            if not module.check_mode:
-                store.remove(destination)
-    except CtrError as exc:
-        module.fail_json(msg=exc.message, actions=actions, destination=destination, **exc.details())
-    result.update(changed=bool(actions), actions=actions, local_digest=local_digest, remote_digest_before=before,
-                  remote_digest_after=after, pushed=push, ctr_calls=client.calls)
-    if module._diff:
-        result['diff'] = dict(before=dict(destination=destination, remote_digest=before),
-                              after=dict(destination=destination, remote_digest=after),
-                              before_header='registry %s' % destination, after_header='registry %s' % destination)
-    module.exit_json(**result)
+            self.run.warn('Pushed, but could not read the digest back: %s' % exc.message)
+            return None
+        if after != local_digest and not self.run.params['platform']:
+            self.run.warn('The registry serves %s for %s after the push, not the local digest %s.'
+                          % (after, self.destination, local_digest))
+        return after
+
+
+def converge(run):
+    params = run.params
+    validate.username(params['username'])
+    local = reference.parse(params['name'], option='name')
+    name = str(local)
+    dest = compose_destination(params, local)
+    destination = str(dest)
+    run.result.update(destination=destination, pushed=False)
+    store = ImageStore(run.client)
+    registry = RegistryClient(dest.domain, plain_http=params['plain_http'], ca_cert=params['ca_cert'],
+                              client_cert=params['client_cert'], client_key=params['client_key'],
+                              validate_certs=params['validate_certs'], username=params['username'],
+                              password=params['password'], timeout=params['timeout'] or 30,
+                              hosts_dir=params['hosts_dir'])
+    transport = push_transport(params, dest)
+    found = store.find(name, destination)
+    record = found.get(name)
+    if record is None:
+        raise ModuleError('Unknown local image %s in namespace %s: pull or import it first.'
+                          % (name, run.client.namespace))
+    local_digest = record['digest']
+    run.result['local_digest'] = local_digest
+    before = remote_digest(registry, dest)
+    push = params['force'] or before != local_digest
+    tagged = found.get(destination)
+    after = before
+    if push:
+        tagged, after = Push(run, store, registry, dest).tag_and_push(name, record, tagged, transport)
+    if not params['keep_tag'] and destination != name and tagged is not None:
+        run.act('remove local tag %s' % destination, store.remove, destination)
+    run.result.update(remote_digest_before=before, remote_digest_after=after, pushed=push)
+    run.set_diff(dict(destination=destination, remote_digest=before),
+                 dict(destination=destination, remote_digest=after), 'registry %s' % destination)
+
+
+def main():
+    run = ModuleRun(
+        dict(
+            name=dict(type='str', required=True),
+            destination=dict(type='str'),
+            registry=dict(type='str'),
+            repository=dict(type='str'),
+            tag=dict(type='str'),
+            keep_tag=dict(type='bool', default=True),
+            force=dict(type='bool', default=False),
+            platform=dict(type='str'),
+            plain_http=dict(type='bool', default=False),
+            ca_cert=dict(type='path'),
+            client_cert=dict(type='path'),
+            client_key=dict(type='path'),
+            validate_certs=dict(type='bool', default=True),
+            hosts_dir=dict(type='path'),
+            username=dict(type='str'),
+            password=dict(type='str', no_log=True),
+        ),
+        mutually_exclusive=[('destination', 'registry'), ('destination', 'repository'), ('destination', 'tag'),
+                            ('hosts_dir', 'ca_cert'), ('hosts_dir', 'client_cert')],
+        required_one_of=[('destination', 'registry')],
+        required_together=[('username', 'password'), ('client_cert', 'client_key')],
+    )
+    run.execute(converge, run)
+    run.exit()
 
 
 if __name__ == '__main__':
