@@ -16,15 +16,42 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
 
 from rig.containerd import Containerd, available_versions  # noqa: E402
+from rig.images import build_image  # noqa: E402
+from rig.registry import Registry  # noqa: E402
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 ANSIBLE = os.path.join(REPO, ".venv", "bin", "ansible")
 
-# (module, args) pairs; args may use {image} for the rig's busybox reference.
+# (module, args) pairs, run in order (later ones use what earlier ones made); args may use {image}
+# (the rig's busybox reference), {archive} (its OCI archive), {tmp} (a scratch directory),
+# {plugins} (this machine's CNI plugin directory) and {registry} (the rig's plain-HTTP registry).
 SCENARIOS = [
     ("containerd_namespace", {"name": "bench", "labels": {"team": "ops"}}),
     ("containerd_namespace", {"name": "bench-gone", "state": "absent"}),
+    ("containerd_namespace_info", {"name": ["bench"]}),
+    ("containerd_image", {"name": "{image}", "source": "archive", "archive_path": "{archive}"}),
+    ("containerd_image_info", {"name": ["{image}"]}),
+    ("containerd_container", {"name": "bench-c", "image": "{image}", "command": ["sleep", "600"]}),
+    ("containerd_task", {"container": "bench-c", "state": "running"}),
+    ("containerd_container_info", {"name": ["bench-c"]}),
+    ("cni_network", {"name": "bench-net", "conf_dir": "{tmp}/net.d", "bin_dirs": ["{plugins}"],
+                     "bridge": "bench0", "subnet": "10.250.77.0/24"}),
+    ("registry_push", {"name": "{image}", "destination": "{registry}/bench/busybox:1", "plain_http": True}),
+    ("containerd_task", {"container": "bench-c", "state": "absent"}),
+    ("containerd_container", {"name": "bench-c", "state": "absent"}),
 ]
+CNI_PLUGINS = "/usr/lib/cni"
+
+
+def fill(value, values):
+    """``value`` with {placeholders} replaced, in strings, lists and dicts."""
+    if isinstance(value, str):
+        return value.format(**values)
+    if isinstance(value, list):
+        return [fill(item, values) for item in value]
+    if isinstance(value, dict):
+        return dict((key, fill(item, values)) for key, item in value.items())
+    return value
 
 
 def counting_wrapper(directory, real_ctr):
@@ -49,17 +76,28 @@ def run_module(module, args):
 
 def main():
     rows = []
-    for version in available_versions():
-        with tempfile.TemporaryDirectory() as tmp, Containerd(version) as daemon:
-            wrapper, log = counting_wrapper(tmp, daemon.ctr)
-            for module, args in SCENARIOS:
-                full = dict(args, address=daemon.address, executable=wrapper)
-                run_module(module, full)
-                open(log, "w").close()
-                seconds = run_module(module, full)
-                with open(log) as handle:
-                    calls = [line.strip() for line in handle if line.strip()]
-                rows.append((version, module, json.dumps(args, sort_keys=True), len(calls), seconds, calls))
+    with tempfile.TemporaryDirectory() as shared:
+        image = build_image(os.path.join(shared, "busybox.tar"), "docker.io/rig/busybox:1", "busybox")
+        registry = Registry(os.path.join(shared, "registry"), "http").start()
+        try:
+            for version in available_versions():
+                with tempfile.TemporaryDirectory() as tmp, Containerd(version) as daemon:
+                    values = dict(image=image["ref"], archive=image["path"], tmp=tmp, plugins=CNI_PLUGINS,
+                                  registry=registry.host)
+                    wrapper, log = counting_wrapper(tmp, daemon.ctr)
+                    for module, args in SCENARIOS:
+                        full = dict(fill(args, values), address=daemon.address, executable=wrapper)
+                        if module == "cni_network":
+                            full.pop("address")
+                            full.pop("executable")
+                        run_module(module, full)
+                        open(log, "w").close()
+                        seconds = run_module(module, full)
+                        with open(log) as handle:
+                            calls = [line.strip() for line in handle if line.strip()]
+                        rows.append((version, module, json.dumps(args, sort_keys=True), len(calls), seconds, calls))
+        finally:
+            registry.stop()
     print("%-5s %-24s %-5s %-7s %s" % ("ctrd", "module (no-op run)", "calls", "seconds", "args"))
     for version, module, args, count, seconds, calls in rows:
         print("%-5s %-24s %-5d %-7.2f %s" % (version, module, count, seconds, args))
