@@ -114,7 +114,7 @@ def _parse(text, default_tag):
         name, _sep, digest = text.partition('@')
         if not _DIGEST_RE.match(digest):
             raise InvalidReference('image reference %r has an invalid digest %r: expected ALGORITHM:HEX, '
-                                 'for example sha256: and 64 hex digits' % (text, digest))
+                                   'for example sha256: and 64 hex digits' % (text, digest))
     tag = None
     last_slash = name.rfind('/')
     colon = name.rfind(':')
@@ -122,14 +122,14 @@ def _parse(text, default_tag):
         name, tag = name[:colon], name[colon + 1:]
         if not _TAG_RE.match(tag):
             raise InvalidReference('image reference %r has an invalid tag %r: use letters, digits, "_", "." '
-                                 'and "-" (at most 128, not starting with "." or "-")' % (text, tag))
+                                   'and "-" (at most 128, not starting with "." or "-")' % (text, tag))
     domain, path = _split_domain(name)
     if not _DOMAIN_RE.match(domain):
         raise InvalidReference('image reference %r has an invalid registry host %r' % (text, domain))
     if not _PATH_RE.match(path):
         hint = ' (repository names must be lower case)' if path != path.lower() else ''
         raise InvalidReference('image reference %r has an invalid repository name %r%s'
-                             % (text, path, hint))
+                               % (text, path, hint))
     if len(domain) + 1 + len(path) > NAME_MAX_LENGTH:
         raise InvalidReference('image reference %r is longer than %d characters' % (text, NAME_MAX_LENGTH))
     if tag is None and digest is None and default_tag:

@@ -501,7 +501,7 @@ def ensure_attached(run):
                 run.result['result'] = cached[1]
             else:
                 run.actions.append('repair attachment of %s/%s (%s)'
-                                         % (params['container'], params['ifname'], outcome))
+                                   % (params['container'], params['ifname'], outcome))
                 if not run.check_mode:
                     old_config, old_result, entry = cached
                     old = cni.Attachment(params['name'], params['container'], params['ifname'], cni.del_netns(entry),

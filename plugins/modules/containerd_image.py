@@ -405,7 +405,7 @@ class ImageTask:
         if policy == 'never':
             if current is None:
                 raise ModuleError('Image %s is not present and pull=never: import or pull it first, or use '
-                              'pull=missing.' % name)
+                                  'pull=missing.' % name)
             return {}
         if policy == 'missing' or pinned:
             if current is None:
@@ -418,7 +418,7 @@ class ImageTask:
             if why:
                 self.extra['resolve_error'] = why
                 self.run.warn('Could not resolve the remote digest of %s in check mode (%s): predicting a '
-                                 'pull.' % (name, why))
+                              'pull.' % (name, why))
             if digest is None or current is None or current['digest'] != digest:
                 self.actions.append('pull %s' % name)
                 return {'digest': digest} if digest else {}
@@ -463,7 +463,7 @@ class ImageTask:
             entry = entries[0]
         else:
             raise ModuleError('The archive %s does not hold an image named %s (it holds: %s).'
-                          % (path, name, ', '.join(sorted(str(e['name']) for e in entries)) or 'nothing'))
+                              % (path, name, ', '.join(sorted(str(e['name']) for e in entries)) or 'nothing'))
         if current is not None and self.matches(current, entry):
             return {}
         self.act('import %s from %s' % (name, path), self.store.import_archive, path, platform=params['platform'],
@@ -472,7 +472,7 @@ class ImageTask:
         if imported != name:
             if imported is None:
                 raise ModuleError('The archive %s does not name its image; containerd cannot import it under a name.'
-                              % path)
+                                  % path)
             existed = self.check or self.store.get(imported) is not None
             self.act('tag %s as %s' % (imported, name), self.store.tag, imported, name, force=True)
             if not existed:
@@ -498,7 +498,7 @@ class ImageTask:
             return {}
         if current is not None and not params['force']:
             raise ModuleError('Image %s exists and points at %s, not at %s of %s: set force=true to move it.'
-                          % (name, current['digest'], found['digest'], source))
+                              % (name, current['digest'], found['digest'], source))
         self.act('tag %s as %s' % (source, name), self.store.tag, source, name, force=current is not None)
         return dict((key, found[key]) for key in ('digest', 'media_type', 'size', 'platforms'))
 
@@ -551,10 +551,10 @@ class ImageTask:
                 written = dict((e['name'], e['digest']) for e in read_archive(tmp)['images'])
             except ArchiveError as exc:
                 raise ModuleError('ctr wrote an unreadable archive for %s (%s); %s was left as it was.'
-                              % (', '.join(names), exc, path))
+                                  % (', '.join(names), exc, path))
             if written != wanted:
                 raise ModuleError('ctr wrote an archive holding %s instead of %s; %s was left as it was.'
-                              % (written, wanted, path))
+                                  % (written, wanted, path))
             os.chmod(tmp, mode if mode is not None else 0o644)
             os.rename(tmp, path)
         finally:
@@ -572,7 +572,7 @@ class ImageTask:
             if self.store.snapshot_exists(path):
                 return
             raise ModuleError('mount_path %s is busy: something other than a containerd image mount is mounted there.'
-                          % path)
+                              % path)
         if self.store.get(name) is None:
             raise ModuleError('Image %s is not present: pull or import it before mounting it.' % name)
         self.act('mount %s at %s%s' % (name, path, ' (read-write)' if params['rw'] else ''), self.store.mount, name,
@@ -584,7 +584,7 @@ class ImageTask:
         if not self.store.snapshot_exists(path):
             if mounted:
                 raise ModuleError('mount_path %s is mounted, but not by containerd_image (no snapshot %s): unmount it '
-                              'with the tool that mounted it.' % (path, path))
+                                  'with the tool that mounted it.' % (path, path))
             return
         what = 'unmount %s' % path if mounted else 'remove the snapshot and lease of %s' % path
         try:
@@ -592,7 +592,7 @@ class ImageTask:
         except CtrError as exc:
             if 'busy' in exc.message.lower():
                 raise ModuleError('mount_path %s is busy (a process is using it): stop it and retry. (ctr said: %s)'
-                              % (path, exc.message))
+                                  % (path, exc.message))
             raise
 
 
