@@ -80,6 +80,7 @@ missing:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.ctrops.containerd.plugins.module_utils import container_options as options
 from ansible_collections.ctrops.containerd.plugins.module_utils import containers as ctrs
 from ansible_collections.ctrops.containerd.plugins.module_utils.client import (
     ContainerdClient,
@@ -113,10 +114,10 @@ def main():
             if info is None:
                 missing.append(name)
                 continue
-            summary = ctrs.parse_container_info(info)
+            summary = options.parse_container_info(info)
             if not labels_match(summary['labels'], module.params['labels']):
                 continue
-            view = ctrs.container_view(summary)
+            view = options.container_view(summary)
             view.update(name=name, task=tasks_by_name.get(name))
             found.append(view)
     except CtrError as exc:
