@@ -88,7 +88,7 @@ from ansible_collections.ctrops.containerd.plugins.module_utils.client import (
     client_argument_spec,
 )
 from ansible_collections.ctrops.containerd.plugins.module_utils.labels import labels_match
-from ansible_collections.ctrops.containerd.plugins.module_utils.parsers import identifier_error
+from ansible_collections.ctrops.containerd.plugins.module_utils.validate import identifier_error
 
 
 def main():
