@@ -366,8 +366,8 @@ def _compare_runtime_binary(option, wanted, summary):
 
 
 def _compare_memory(option, wanted, summary):
-    return [] if (wanted or None) == summary['memory_limit'] else [('memory_limit', wanted or None,
-                                                                     summary['memory_limit'])]
+    wanted, actual = wanted or None, summary['memory_limit']
+    return [] if wanted == actual else [('memory_limit', wanted, actual)]
 
 
 def _compare_cpu_quota(option, wanted, summary):

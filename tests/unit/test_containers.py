@@ -232,9 +232,8 @@ def test_option_read_back_compares_equal(version, name):
         # Set, the option differs from the recorded container that does not have it.
         plain_summary = options.parse_container_info(recorded_info(version))
         assert options.BY_NAME[name].differences(wanted[name], plain_summary) != [], name
-    args = options.create_args("c1", wanted, options.managed_labels(wanted, None), {"network": "/proc/9/ns/net",
-                                                                                     "pid": "/proc/9/ns/pid",
-                                                                                     "ipc": "/proc/9/ns/ipc"})
+    ns_paths = {"network": "/proc/9/ns/net", "pid": "/proc/9/ns/pid", "ipc": "/proc/9/ns/ipc"}
+    args = options.create_args("c1", wanted, options.managed_labels(wanted, None), ns_paths)
     plain_args = options.create_args("c1", plain, options.managed_labels(plain, None), {})
     assert [a for a in args if not a.startswith(options.SPEC_LABEL)] != \
         [a for a in plain_args if not a.startswith(options.SPEC_LABEL)], name
