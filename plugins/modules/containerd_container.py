@@ -286,96 +286,19 @@ actions:
   sample: ["stop task web", "delete container web", "create container web", "start task web"]
 '''
 
-import os
-
-from ansible.module_utils.common.text.formatters import human_to_bytes
-
+from ansible_collections.ctrops.containerd.plugins.module_utils import container_options as options
 from ansible_collections.ctrops.containerd.plugins.module_utils import containers as ctrs
 from ansible_collections.ctrops.containerd.plugins.module_utils import validate
 from ansible_collections.ctrops.containerd.plugins.module_utils.client import CtrError
-from ansible_collections.ctrops.containerd.plugins.module_utils.containers import parse_container_info
-from ansible_collections.ctrops.containerd.plugins.module_utils.errors import InvalidInput, ModuleError
+from ansible_collections.ctrops.containerd.plugins.module_utils.errors import ModuleError
 from ansible_collections.ctrops.containerd.plugins.module_utils.module_run import ModuleRun
-from ansible_collections.ctrops.containerd.plugins.module_utils.reference import normalize
-
-VIEW_FIELDS = ('image', 'command', 'env', 'cwd', 'user', 'hostname', 'labels', 'mounts', 'net_host',
-               'network_from', 'pid_from', 'ipc_from', 'privileged', 'read_only', 'runtime', 'snapshotter',
-               'memory_limit', 'cpu_quota', 'cpu_period', 'restart_policy')
 
 
 def validate_params(params):
-    """Check the options before any call; return the normalised image (or None)."""
+    """Check the options before any call."""
     validate.identifier(params['name'], 'name', 'container name')
-    if params['state'] == 'absent':
-        return None
-    if not params['image']:
-        raise InvalidInput('state=present needs the image option: the image to create container %s from.'
-                           % params['name'])
-    image = normalize(params['image'], option='image')
-    validate.env_names(params['env'])
-    validate.label_keys(params['labels'])
-    for key in params['labels'] or {}:
-        if key in ctrs.OWN_LABELS or key.startswith(ctrs.NS_LABEL_PREFIX):
-            raise InvalidInput('Label %s is managed by this module: use the matching option '
-                               '(restart_policy, network_from, ...) instead.' % key)
-    for mount in params['mounts'] or []:
-        destination = mount['destination']
-        if not destination.startswith('/'):
-            raise InvalidInput('Mount destination %r must be an absolute path.' % destination)
-        if (mount['type'] or 'bind') == 'bind':
-            if not mount['source']:
-                raise InvalidInput('The bind mount at %s needs a source: the host path to mount.' % destination)
-            if not os.path.exists(mount['source']):
-                raise InvalidInput('Mount source %s (for %s) does not exist on the host: create it first, for '
-                                   'example with ansible.builtin.file state=directory.'
-                                   % (mount['source'], destination))
-        for option in mount['options'] or []:
-            if ':' in option or ',' in option:
-                raise InvalidInput('Mount option %r contains ":" or ",", which ctr\'s --mount cannot carry.'
-                                   % option)
-    if params['net_host'] and params['network_from']:
-        raise InvalidInput('net_host and network_from exclude each other: choose one network namespace.')
-    for option, _kind, _short in ctrs.SHARED_NAMESPACES:
-        value = params[option]
-        if value is None:
-            continue
-        if value.startswith('/'):
-            if not os.path.exists(value):
-                raise InvalidInput('%s: namespace path %s does not exist.' % (option, value))
-        else:
-            problem = validate.identifier_error(value, '%s container name' % option)
-            if problem:
-                raise InvalidInput('Invalid %s: %s (or give an absolute namespace path).' % (option, problem))
-            if value == params['name']:
-                raise InvalidInput('%s names the container itself.' % option)
-    if params['memory_limit'] is not None:
-        try:
-            params['memory_limit'] = int(human_to_bytes(params['memory_limit']))
-        except ValueError as exc:
-            raise InvalidInput('Invalid memory_limit %r: %s' % (params['memory_limit'], exc))
-    validate.signal(params['stop_signal'])
-    return image
-
-
-def wanted_view(spec, user_labels, before):
-    """The view as it will be: ``before`` (or nothing) updated with what the options set."""
-    view = dict(before) if before and before.get('exists') else dict((field, None) for field in VIEW_FIELDS)
-    view['exists'] = True
-    for field in ('image', 'net_host', 'privileged', 'read_only', 'runtime', 'restart_policy', 'memory_limit',
-                  'network_from', 'pid_from', 'ipc_from'):
-        view[field] = spec[field]
-    for field in ('command', 'cwd', 'user', 'hostname', 'snapshotter', 'cpu_quota', 'cpu_period'):
-        if spec[field] is not None:
-            view[field] = spec[field]
-    env = dict(view.get('env') or {})
-    env.update(spec['env'])
-    view['env'] = env
-    labels = dict(view.get('labels') or {})
-    labels.update((str(k), str(v)) for k, v in (user_labels or {}).items())
-    view['labels'] = labels
-    view['mounts'] = spec['mounts']
-    view['created'] = None
-    return view
+    if params['state'] == 'present':
+        options.validate_params(params)
 
 
 def resolve_namespaces(client, spec, tasks_by_name):
@@ -387,12 +310,11 @@ def resolve_namespaces(client, spec, tasks_by_name):
 
 
 class ContainerManager:
-    def __init__(self, run, image):
+    def __init__(self, run):
         self.run = run
         self.client = run.client
         self.params = run.params
         self.name = run.params['name']
-        self.image = image
 
     def stop_and_delete_task(self, task, labels):
         act = self.run.act
@@ -413,35 +335,15 @@ class ContainerManager:
             if 'not found' not in exc.message:
                 raise
 
-    def check_policy_supported(self, spec):
-        if spec['restart_policy'] in ('on-failure', 'unless-stopped'):
-            server = self.client.versions()['server']
-            if server and server < (1, 7):
-                raise ModuleError('restart_policy=%s needs containerd 1.7 or later (this one is %s, whose '
-                                  'restart monitor knows no policy): use always or no.'
-                                  % (spec['restart_policy'], '.'.join(str(p) for p in server)))
-
-    def check_flags_supported(self, spec):
-        needed = [flag for option, flag in (('user', '--user'), ('hostname', '--hostname'),
-                                            ('runtime_binary', '--runc-binary')) if spec[option]]
-        if not needed:
-            return
-        missing = [flag for flag in needed if flag not in ctrs.create_flags(self.client)]
-        if missing:
-            raise ModuleError('The ctr at %s has no %s for containers create (the ctr of containerd 1.6 '
-                              'lacks --user, --hostname and --runc-binary): leave that option out or use '
-                              'containerd 1.7 or later.' % (self.client.executable, ', '.join(missing)))
-
     def create(self, spec, tasks_by_name, old=None, old_task=None):
         """Create (or recreate) the container; restart its task if it was running."""
         act = self.run.act
         ns_paths = resolve_namespaces(self.client, spec, tasks_by_name)
         if not ctrs.image_exists(self.client, spec['image']):
             raise ModuleError(ctrs.missing_image_message(spec['image']) % self.client.namespace)
-        self.check_policy_supported(spec)
-        self.check_flags_supported(spec)
+        options.check_versions(spec, self.client.versions, self.client.executable)
         restart = old_task is not None and old_task['status'] in ctrs.LIVE
-        labels = ctrs.managed_labels(spec, self.params['labels'])
+        labels = options.managed_labels(spec, self.params['labels'])
         log_uri = None
         if old is not None:
             log_uri = old['labels'].get(ctrs.LOG_LABEL)
@@ -452,7 +354,7 @@ class ContainerManager:
             if old_task is not None:
                 self.stop_and_delete_task(old_task, old['labels'])
             act('delete container %s' % self.name, ctrs.delete_container, self.client, self.name)
-        args = ctrs.create_args(self.name, spec, labels, ns_paths)
+        args = options.create_args(self.name, spec, labels, ns_paths)
         act('create container %s' % self.name, self.client.run, args)
         if restart:
             act('start task %s' % self.name, ctrs.start_task, self.client, self.name, log_uri)
@@ -461,13 +363,13 @@ class ContainerManager:
                     {ctrs.RESTART_STATUS: 'running'})
 
     def present(self, info, tasks_by_name):
-        spec = ctrs.desired_spec(self.params, self.image)
+        spec = options.desired_spec(self.params)
         task = tasks_by_name.get(self.name)
         if info is None:
             self.create(spec, tasks_by_name)
             return spec
-        summary = parse_container_info(info)
-        diffs = ctrs.differences(spec, summary, tasks_by_name)
+        summary = options.parse_container_info(info)
+        diffs = options.differences(spec, summary)
         running = task is not None and task['status'] in ctrs.LIVE
         if not diffs and not running:
             stale = ctrs.stale_namespaces(spec, summary, tasks_by_name)
@@ -504,14 +406,14 @@ class ContainerManager:
 
 
 def converge(run):
-    image = validate_params(run.params)
+    validate_params(run.params)
     client = run.client
     name = run.params['name']
-    manager = ContainerManager(run, image)
+    manager = ContainerManager(run)
     info = ctrs.container_info(client, name)
     tasks_by_name = ctrs.tasks(client)
     task = tasks_by_name.get(name)
-    before = ctrs.container_view(parse_container_info(info)) if info else dict(exists=False)
+    before = options.container_view(options.parse_container_info(info)) if info else dict(exists=False)
     if run.params['state'] == 'absent':
         manager.absent(info, task)
         after, after_task = dict(exists=False), None
@@ -521,51 +423,25 @@ def converge(run):
         if not run.actions:
             after, after_task = before, task
         elif run.check_mode:
-            after = wanted_view(spec, run.params['labels'], None if recreated else before)
+            after = options.wanted_view(spec, run.params['labels'], None if recreated else before)
             after_task = task if not recreated else (
                 dict(status='running', pid=None) if task and task['status'] in ctrs.LIVE else None)
         else:
-            after = ctrs.container_view(parse_container_info(ctrs.container_info(client, name)))
+            after = options.container_view(options.parse_container_info(ctrs.container_info(client, name)))
             after_task = ctrs.tasks(client).get(name)
     run.result['container'] = dict(after, name=name, task=after_task)
     run.set_diff(before, after, 'container %s' % name)
 
 
 def main():
-    run = ModuleRun(dict(
+    argument_spec = options.argument_spec()
+    argument_spec.update(
         name=dict(type='str', required=True),
         state=dict(type='str', default='present', choices=['present', 'absent']),
-        image=dict(type='str'),
-        command=dict(type='list', elements='str'),
-        env=dict(type='dict'),
-        cwd=dict(type='str'),
-        user=dict(type='str'),
-        hostname=dict(type='str'),
-        labels=dict(type='dict'),
-        mounts=dict(type='list', elements='dict', options=dict(
-            type=dict(type='str', default='bind'),
-            source=dict(type='str'),
-            destination=dict(type='str', required=True),
-            options=dict(type='list', elements='str'),
-        )),
-        net_host=dict(type='bool', default=False),
-        network_from=dict(type='str'),
-        pid_from=dict(type='str'),
-        ipc_from=dict(type='str'),
-        privileged=dict(type='bool', default=False),
-        read_only=dict(type='bool', default=False),
-        runtime=dict(type='str', default=ctrs.DEFAULT_RUNTIME),
-        runtime_binary=dict(type='path'),
-        snapshotter=dict(type='str'),
-        memory_limit=dict(type='str'),
-        cpu_quota=dict(type='int'),
-        cpu_period=dict(type='int'),
-        restart_policy=dict(type='str', default='no', choices=['no', 'always', 'on-failure', 'unless-stopped']),
         recreate=dict(type='bool', default=True),
         force=dict(type='bool', default=False),
-        stop_signal=dict(type='str', default='SIGTERM'),
-        stop_timeout=dict(type='int', default=10),
-    ))
+    )
+    run = ModuleRun(argument_spec)
     run.execute(converge, run)
     run.exit()
 

@@ -78,6 +78,7 @@ missing:
   sample: []
 '''
 
+from ansible_collections.ctrops.containerd.plugins.module_utils import container_options as options
 from ansible_collections.ctrops.containerd.plugins.module_utils import containers as ctrs
 from ansible_collections.ctrops.containerd.plugins.module_utils import validate
 from ansible_collections.ctrops.containerd.plugins.module_utils.labels import labels_match
@@ -98,10 +99,10 @@ def collect(run):
         if info is None:
             missing.append(name)
             continue
-        summary = ctrs.parse_container_info(info)
+        summary = options.parse_container_info(info)
         if not labels_match(summary['labels'], run.params['labels']):
             continue
-        view = ctrs.container_view(summary)
+        view = options.container_view(summary)
         view.update(name=name, task=tasks_by_name.get(name))
         found.append(view)
     run.result.update(containers=found, missing=missing)

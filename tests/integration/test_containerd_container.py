@@ -340,3 +340,29 @@ def test_errors_are_clear(containerd, run_module, busybox, container_name, tmp_p
     down = run_module("containerd_container", **containerd.module_args(
         name=name, image="rig/busybox:1", address=str(tmp_path / "missing.sock")))
     assert down.get("failed") is True and "the socket does not exist" in down["msg"]
+
+
+def test_every_option_reads_back_as_created(containerd, run_module, busybox, container_name, tmp_path,
+                                            counting_ctr):
+    """A container made with every spec option the version has reads back equal: the check-mode
+    prediction matches the result, and the next run is a no-op of two ctr calls."""
+    import shutil
+    name = container_name()
+    args = dict(name=name, image="rig/busybox:1", command=["sleep", "600"], env={"MODE": "all"}, cwd="/tmp",
+                mounts=[{"source": str(tmp_path), "destination": "/data", "options": ["rbind", "ro"]}],
+                privileged=True, read_only=True, snapshotter="overlayfs", memory_limit="64m",
+                cpu_quota=50000, cpu_period=100000, restart_policy="always", labels={"team": "all"})
+    if containerd.version != "1.6":
+        args.update(user="65534:65534", hostname="all", runtime_binary=shutil.which("runc"))
+    args = containerd.module_args(**args)
+    predicted = run_module("containerd_container", check=True, **args)["container"]
+    created = run_module("containerd_container", **args)
+    assert created["changed"] is True, created
+    for field, value in predicted.items():
+        if field not in ("created", "env", "labels") and value is not None:  # None: the image's default
+            assert created["container"][field] == value, field
+    assert created["container"]["env"]["MODE"] == "all" and created["container"]["labels"]["team"] == "all"
+    executable, count = counting_ctr
+    again = run_module("containerd_container", **dict(args, executable=executable))
+    assert again["changed"] is False, again
+    assert count() == 2

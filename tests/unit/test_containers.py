@@ -7,6 +7,7 @@ import os
 
 import pytest
 
+from ansible_collections.ctrops.containerd.plugins.module_utils import container_options as options
 from ansible_collections.ctrops.containerd.plugins.module_utils import containers as ctrs
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
@@ -28,19 +29,19 @@ def params(**extra):
 
 
 def spec(**extra):
-    return ctrs.desired_spec(params(**extra), "docker.io/rig/busybox:1")
+    return options.desired_spec(params(**extra), "docker.io/rig/busybox:1")
 
 
 @pytest.mark.parametrize("version", VERSIONS)
 def test_summary_of_recorded_info(version):
-    summary = ctrs.parse_container_info(recorded_info(version))
+    summary = options.parse_container_info(recorded_info(version))
     assert summary["name"] == "sleeper"
     assert summary["image"] == "docker.io/rig/busybox:1"
     assert summary["command"] == ["sleep", "600"]
-    assert summary["env"] == ["PATH=/bin"]
+    assert summary["env"] == {"PATH": "/bin"}
     assert summary["cwd"] == "/"
-    assert summary["user"] == {"uid": 0, "gid": 0}
-    assert summary["runtime"] == "io.containerd.runc.v2" and summary["runtime_options"] is None
+    assert summary["user"] == "0:0"
+    assert summary["runtime"] == "io.containerd.runc.v2" and summary["runtime_binary"] is None
     assert summary["snapshotter"] == "overlayfs"
     assert summary["net_host"] is False and summary["namespaces"] == {}
     assert summary["privileged"] is False and summary["read_only"] is False
@@ -51,19 +52,19 @@ def test_summary_of_recorded_info(version):
 
 @pytest.mark.parametrize("version", VERSIONS)
 def test_recorded_container_matches_its_own_spec(version):
-    summary = ctrs.parse_container_info(recorded_info(version))
-    assert ctrs.differences(spec(), summary) == []
-    view = ctrs.container_view(summary)
+    summary = options.parse_container_info(recorded_info(version))
+    assert options.differences(spec(), summary) == []
+    view = options.container_view(summary)
     assert view["mounts"] == [] and view["labels"] == {"io.containerd.image.config.stop-signal": "SIGTERM"}
     assert view["restart_policy"] == "no" and view["network_from"] is None
 
 
 @pytest.mark.parametrize("version", VERSIONS)
 def test_differences_name_the_fields(version):
-    summary = ctrs.parse_container_info(recorded_info(version))
+    summary = options.parse_container_info(recorded_info(version))
     wanted = spec(command=["sleep", "1"], env={"A": "1"}, cwd="/tmp", read_only=True, memory_limit=1024,
                   net_host=True, restart_policy="always", mounts=[{"source": "/srv", "destination": "/data"}])
-    fields = [field for field, _wanted, _actual in ctrs.differences(wanted, summary)]
+    fields = [field for field, _wanted, _actual in options.differences(wanted, summary)]
     assert fields == ["command", "env.A", "cwd", "mounts./data", "net_host", "read_only", "memory_limit",
                       "restart_policy"]
 
@@ -72,10 +73,10 @@ def test_shared_namespace_compares_names_not_pids():
     info = recorded_info("2.1")
     info["Labels"][ctrs.NS_LABEL_PREFIX + "network"] = "web"
     info["Spec"]["linux"]["namespaces"][-1]["path"] = "/proc/100/ns/net"
-    summary = ctrs.parse_container_info(info)
-    assert ctrs.differences(spec(network_from="web"), summary) == []
-    assert [d[0] for d in ctrs.differences(spec(network_from="db"), summary)] == ["network_from"]
-    assert [d[0] for d in ctrs.differences(spec(), summary)] == ["network_from"]
+    summary = options.parse_container_info(info)
+    assert options.differences(spec(network_from="web"), summary) == []
+    assert [d[0] for d in options.differences(spec(network_from="db"), summary)] == ["network_from"]
+    assert [d[0] for d in options.differences(spec(), summary)] == ["network_from"]
     # The web task restarted with PID 200: the stored path is stale.
     assert ctrs.stale_namespaces(spec(network_from="web"), summary, {"web": {"pid": 200, "status": "running"}}) \
         == ["network_from"]
@@ -84,38 +85,38 @@ def test_shared_namespace_compares_names_not_pids():
 
 def test_removed_option_is_caught_by_the_digest():
     info = recorded_info("2.1")
-    info["Labels"][ctrs.SPEC_LABEL] = ctrs.spec_digest(spec(env={"A": "1"}))
+    info["Labels"][ctrs.SPEC_LABEL] = options.spec_digest(spec(env={"A": "1"}))
     info["Spec"]["process"]["env"].append("A=1")
-    summary = ctrs.parse_container_info(info)
-    assert ctrs.differences(spec(env={"A": "1"}), summary) == []
-    assert [d[0] for d in ctrs.differences(spec(), summary)] == ["options"]
+    summary = options.parse_container_info(info)
+    assert options.differences(spec(env={"A": "1"}), summary) == []
+    assert [d[0] for d in options.differences(spec(), summary)] == ["options"]
 
 
 def test_create_args_end_flags_before_the_image():
     wanted = spec(command=["sh", "-c", "echo hi"], env={"B": "2", "A": "1"}, net_host=True, read_only=True,
                   mounts=[{"source": "/srv", "destination": "/data", "options": ["rbind", "ro"]}],
                   memory_limit=1024, restart_policy="always")
-    labels = ctrs.managed_labels(wanted, {"team": "web"})
+    labels = options.managed_labels(wanted, {"team": "web"})
     assert labels[ctrs.RESTART_STATUS] == "stopped" and labels[ctrs.RESTART_POLICY] == "always"
-    args = ctrs.create_args("c1", wanted, {"team": "web"}, {"network": "/proc/1/ns/net"})
-    assert args == ["containers", "create", "--env", "A=1", "--env", "B=2", "--label", "team=web",
+    args = options.create_args("c1", wanted, {"team": "web"}, {"network": "/proc/1/ns/net"})
+    assert args == ["containers", "create", "--env", "A=1", "--env", "B=2",
                     "--mount", "type=bind,src=/srv,dst=/data,options=rbind:ro", "--net-host",
                     "--with-ns", "network:/proc/1/ns/net", "--read-only", "--memory-limit", "1024",
-                    "--", "docker.io/rig/busybox:1", "c1", "sh", "-c", "echo hi"]
+                    "--label", "team=web", "--", "docker.io/rig/busybox:1", "c1", "sh", "-c", "echo hi"]
 
 
 def test_digest_is_stable_and_order_free():
-    assert ctrs.spec_digest(spec(env={"A": "1", "B": "2"})) == ctrs.spec_digest(spec(env={"B": "2", "A": "1"}))
-    assert ctrs.spec_digest(spec()) != ctrs.spec_digest(spec(cwd="/tmp"))
+    assert options.spec_digest(spec(env={"A": "1", "B": "2"})) == options.spec_digest(spec(env={"B": "2", "A": "1"}))
+    assert options.spec_digest(spec()) != options.spec_digest(spec(cwd="/tmp"))
 
 
 def test_runtime_options_are_decoded():
     info = copy.deepcopy(recorded_info("2.1"))
     info["Runtime"]["Options"]["value"] = "MgwvdXNyL2Jpbi9ydW5j"  # protobuf field with "/usr/bin/runc"
-    summary = ctrs.parse_container_info(info)
-    assert "/usr/bin/runc" in summary["runtime_options"]
-    assert ctrs.differences(spec(runtime_binary="/usr/bin/runc"), summary) == []
-    assert [d[0] for d in ctrs.differences(spec(runtime_binary="/usr/sbin/crun"), summary)] == ["runtime_binary"]
+    summary = options.parse_container_info(info)
+    assert "/usr/bin/runc" in summary["runtime_binary"]
+    assert options.differences(spec(runtime_binary="/usr/bin/runc"), summary) == []
+    assert [d[0] for d in options.differences(spec(runtime_binary="/usr/sbin/crun"), summary)] == ["runtime_binary"]
 
 
 @pytest.mark.parametrize("text, pids", [
@@ -133,3 +134,183 @@ def test_task_ps(text, pids):
 ])
 def test_exit_status(text, status):
     assert ctrs.parse_exit_status(text) == status
+
+
+# -- the option table ------------------------------------------------------------------
+
+# A value for every option that is read back (a created container's info shows it), in the
+# module's input form, with what that container's `ctr containers info` says. Adding an option
+# to the table needs a sample here (test_every_read_option_has_a_sample).
+SAMPLES = {
+    "image": ("rig/web:1", {"Image": "docker.io/rig/web:1"}),
+    "command": (["sleep", "1"], {"Spec": {"process": {"args": ["sleep", "1"]}}}),
+    "env": ({"A": 1}, {"Spec": {"process": {"env": ["PATH=/bin", "A=1"]}}}),
+    "cwd": ("/tmp", {"Spec": {"process": {"cwd": "/tmp"}}}),
+    "user": ("65534:65534", {"Spec": {"process": {"user": {"uid": 65534, "gid": 65534}}}}),
+    "hostname": ("box", {"Spec": {"hostname": "box"}}),
+    "mounts": ([{"type": None, "source": "/srv", "destination": "/data", "options": None}],
+               {"Spec": {"mounts": [{"type": "bind", "source": "/srv", "destination": "/data",
+                                     "options": ["rbind", "rw"]}]}}),
+    "net_host": (True, {"Spec": {"linux": {"namespaces": [{"type": "pid"}]}}}),
+    "network_from": ("web", {"Labels": {"ctrops.containerd/ns.network": "web"},
+                             "Spec": {"linux": {"namespaces": [{"type": "network", "path": "/proc/9/ns/net"}]}}}),
+    "pid_from": ("/proc/9/ns/pid", {"Labels": {"ctrops.containerd/ns.pid": "/proc/9/ns/pid"},
+                                    "Spec": {"linux": {"namespaces": [{"type": "pid", "path": "/proc/9/ns/pid"},
+                                                                      {"type": "network"}]}}}),
+    "ipc_from": ("/proc/9/ns/ipc", {"Labels": {"ctrops.containerd/ns.ipc": "/proc/9/ns/ipc"},
+                                    "Spec": {"linux": {"namespaces": [{"type": "ipc", "path": "/proc/9/ns/ipc"},
+                                                                      {"type": "network"}]}}}),
+    "privileged": (True, {"Spec": {"process": {"capabilities": {"bounding": ["CAP_SYS_ADMIN"]}}}}),
+    "read_only": (True, {"Spec": {"root": {"readonly": True}}}),
+    "runtime": ("io.containerd.runc.v1", {"Runtime": {"Name": "io.containerd.runc.v1"}}),
+    "runtime_binary": ("/usr/bin/runc", {"Runtime": {"Options": {"value": "MgwvdXNyL2Jpbi9ydW5j"}}}),
+    "snapshotter": ("native", {"Snapshotter": "native"}),
+    "memory_limit": ("1k", {"Spec": {"linux": {"resources": {"memory": {"limit": 1024}}}}}),
+    "cpu_quota": (5000, {"Spec": {"linux": {"resources": {"cpu": {"quota": 5000}}}}}),
+    "cpu_period": (10000, {"Spec": {"linux": {"resources": {"cpu": {"period": 10000}}}}}),
+    "restart_policy": ("always", {"Labels": {"containerd.io/restart.policy": "always",
+                                             "containerd.io/restart.status": "stopped"}}),
+}
+
+
+def merged(base, extra):
+    """``base`` (recorded info) with the nested dicts of ``extra`` laid over it."""
+    out = copy.deepcopy(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merged(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def test_every_option_is_declared_completely():
+    names = [option.name for option in options.OPTIONS]
+    assert len(names) == len(set(names))
+    for option in options.OPTIONS:
+        assert option.group in ("spec", "task", "labels"), option
+        assert option.spec.get("type"), option
+        if option.group == "spec":
+            assert option.read is not None, option
+            assert option.compare is not None, option
+            assert option.flags is not None or option.name in ("image", "command"), option
+        if option.min_ctr:
+            assert option.flag, "a version-gated option names its flag (for the error message): %s" % option
+
+
+def test_task_options_are_apart_from_spec_options():
+    task = [option.name for option in options.OPTIONS if option.group == "task"]
+    assert task == ["restart_policy", "stop_signal", "stop_timeout"]
+    assert all(options.BY_NAME[name].flags is None for name in task), "task options make no create flags"
+
+
+def test_argument_spec_is_derived():
+    spec = options.argument_spec()
+    assert set(spec) == set(option.name for option in options.OPTIONS)
+    assert spec["restart_policy"] == dict(type="str", default="no",
+                                          choices=["no", "always", "on-failure", "unless-stopped"])
+    spec["runtime"]["default"] = "changed"
+    assert options.argument_spec()["runtime"]["default"] == "io.containerd.runc.v2", "a fresh copy each time"
+
+
+def test_every_read_option_has_a_sample():
+    assert set(SAMPLES) == set(option.name for option in options.DESIRED)
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+@pytest.mark.parametrize("name", sorted(SAMPLES))
+def test_option_read_back_compares_equal(version, name):
+    """A container made with the option set reads back as the option: no difference, and a flag (or label)
+    that carries it to ctr."""
+    value, info_extra = SAMPLES[name]
+    wanted = options.desired_spec(params(**dict({"image": "rig/busybox:1"}, **{name: value})))
+    info = merged(recorded_info(version), info_extra)
+    summary = options.parse_container_info(info)
+    assert options.BY_NAME[name].differences(wanted[name], summary) == []
+    plain = options.desired_spec(params(image="rig/busybox:1"))
+    if name != "image" and wanted[name] != plain[name]:
+        # Set, the option differs from the recorded container that does not have it.
+        plain_summary = options.parse_container_info(recorded_info(version))
+        assert options.BY_NAME[name].differences(wanted[name], plain_summary) != [], name
+    ns_paths = {"network": "/proc/9/ns/net", "pid": "/proc/9/ns/pid", "ipc": "/proc/9/ns/ipc"}
+    args = options.create_args("c1", wanted, options.managed_labels(wanted, None), ns_paths)
+    plain_args = options.create_args("c1", plain, options.managed_labels(plain, None), {})
+    assert [a for a in args if not a.startswith(options.SPEC_LABEL)] != \
+        [a for a in plain_args if not a.startswith(options.SPEC_LABEL)], name
+
+
+def test_check_mode_prediction_matches_read_back():
+    wanted = options.desired_spec(params(**dict((n, v) for n, (v, _i) in SAMPLES.items())))
+    info = recorded_info("2.1")
+    for _value, extra in SAMPLES.values():
+        info = merged(info, extra)
+    info["Spec"]["linux"]["namespaces"] = [{"type": "pid", "path": "/proc/9/ns/pid"},
+                                           {"type": "ipc", "path": "/proc/9/ns/ipc"}]
+    predicted = options.wanted_view(wanted, None, None)
+    actual = options.container_view(options.parse_container_info(info))
+    for field in options.VIEW_FIELDS:
+        if field not in ("env", "labels", "network_from", "net_host"):
+            assert predicted[field] == actual[field], field
+    assert set(predicted["env"].items()) <= set(actual["env"].items())
+
+
+def test_digest_of_the_desired_spec_is_unchanged():
+    """Containers created by earlier versions keep their options digest (else every one would be recreated)."""
+    assert options.spec_digest(spec()) == "sha256:d1a1a35f6bb701c4664abb7ae0050d35"
+    full = params(command=["sh", "-c", "x"], env={"A": 1}, cwd="/tmp", user="1:2", hostname="h",
+                  mounts=[{"type": None, "source": "/srv", "destination": "/d", "options": None},
+                          {"type": "tmpfs", "source": None, "destination": "/t", "options": ["size=1m"]}],
+                  net_host=True, privileged=True, read_only=True, runtime="io.containerd.runc.v2",
+                  runtime_binary="/usr/bin/runc", snapshotter="native", memory_limit=1024, cpu_quota=5000,
+                  cpu_period=10000, restart_policy="always", pid_from="web", ipc_from="/proc/1/ns/ipc")
+    assert options.spec_digest(options.desired_spec(full, "docker.io/rig/busybox:1")) == \
+        "sha256:d3f194df31e6cc7e32a79b6d06fe5b01"
+
+
+class Versions:
+    def __init__(self, client, server):
+        self.calls = 0
+        self.found = {"client": client, "server": server}
+
+    def __call__(self):
+        self.calls += 1
+        return self.found
+
+
+def test_versions_are_probed_only_when_an_option_needs_them():
+    probe = Versions((1, 6, 20), (1, 6, 20))
+    options.check_versions(spec(env={"A": "1"}, restart_policy="always"), probe, "/usr/bin/ctr")
+    assert probe.calls == 0
+    with pytest.raises(options.ModuleError) as refused:
+        options.check_versions(spec(user="1", hostname="h"), probe, "/usr/bin/ctr")
+    assert refused.value.message == (
+        "The ctr at /usr/bin/ctr (containerd 1.6.20) has no --user, --hostname for containers create (the ctr of "
+        "containerd 1.6 lacks --user, --hostname and --runc-binary): leave that option out or use containerd 1.7 "
+        "or later.")
+    with pytest.raises(options.ModuleError) as policy:
+        options.check_versions(spec(restart_policy="on-failure"), probe, "/usr/bin/ctr")
+    assert policy.value.message.startswith("restart_policy=on-failure needs containerd 1.7 or later (this one is "
+                                           "1.6.20, whose restart monitor knows no policy): use always or no.")
+    newer = Versions((2, 1, 4), (2, 1, 4))
+    options.check_versions(spec(user="1", hostname="h", runtime_binary="/usr/bin/runc",
+                                restart_policy="unless-stopped"), newer, "/usr/bin/ctr")
+    assert newer.calls == 1
+
+
+def test_validation_of_the_table():
+    good = params(name="c1", image="busybox", labels=None, stop_signal="SIGTERM")
+    options.validate_params(good)
+    for bad, message in [
+        (dict(image=None), "state=present needs the image option"),
+        (dict(env={"A=B": "1"}), "Invalid environment variable name"),
+        (dict(labels={ctrs.RESTART_POLICY: "always"}), "Label containerd.io/restart.policy is managed"),
+        (dict(mounts=[{"type": "tmpfs", "source": None, "destination": "x", "options": None}]),
+         "Mount destination 'x' must be an absolute path."),
+        (dict(net_host=True, network_from="web"), "net_host and network_from exclude each other"),
+        (dict(pid_from="c1"), "pid_from names the container itself."),
+        (dict(memory_limit="lots"), "Invalid memory_limit 'lots'"),
+        (dict(stop_signal="TERMINATE"), "Invalid signal 'TERMINATE'"),
+    ]:
+        with pytest.raises(options.InvalidInput) as refused:
+            options.validate_params(dict(good, **bad))
+        assert refused.value.message.startswith(message), (bad, refused.value.message)
