@@ -5,8 +5,8 @@
 # bootstrap stand-in. The rig itself only starts and stops things.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-repo=$(cd "$here/../.." && pwd)
-# shellcheck source=tests/support/versions.env
+repo=$(cd "$here/.." && pwd)
+# shellcheck source=.ci/versions.env
 . "$here/versions.env"
 
 log() { printf '[setup] %s\n' "$*"; }
@@ -82,6 +82,6 @@ PY
 )
 standin="$HOME/.ansible/test/cache/get_pip_${pip_ver//./_}.py"
 mkdir -p "$(dirname "$standin")"
-cp "$here/get_pip_standin.py" "$standin"
+cp "$repo/tests/support/get_pip_standin.py" "$standin"
 CTROPS_CACHE="$CTROPS_CACHE" python3 "$repo/extensions/molecule/vm.py" build-bases  # QEMU base images for Molecule and the demo (cached by recipe hash)
 log "ready: $(find "$CTROPS_CACHE" -mindepth 1 -maxdepth 1 -type d -printf '%p ')"
