@@ -16,7 +16,7 @@ PYTEST_ARGS ?=
 .PHONY: setup collection sanity lint unit integration molecule demo-check docs test demo demo-local build clean benchmark build-check docs-update
 
 setup:
-	@bash tests/support/setup.sh
+	@bash .ci/setup.sh
 
 # The collection as Ansible loads it: ansible_collections/ctrops/containerd -> this checkout.
 collection:
@@ -24,29 +24,29 @@ collection:
 	@ln -sfn $(CURDIR) $(COLLECTIONS)/ansible_collections/ctrops/containerd
 
 sanity: setup
-	@bash tests/support/suite.sh sanity bash tests/support/sanity.sh
+	@bash .ci/suite.sh sanity bash .ci/sanity.sh
 
 lint: setup collection
-	@bash tests/support/suite.sh lint $(BIN)/ansible-lint --profile production
+	@bash .ci/suite.sh lint $(BIN)/ansible-lint --profile production
 
 unit: setup collection
-	@bash tests/support/suite.sh unit $(BIN)/pytest tests/unit $(PYTEST_ARGS)
+	@bash .ci/suite.sh unit $(BIN)/pytest tests/unit $(PYTEST_ARGS)
 
 integration: setup collection
-	@bash tests/support/suite.sh integration $(BIN)/pytest tests/integration $(PYTEST_ARGS)
+	@bash .ci/suite.sh integration $(BIN)/pytest tests/integration $(PYTEST_ARGS)
 
 molecule: setup collection
-	@bash tests/support/suite.sh molecule bash extensions/molecule/run.sh
+	@bash .ci/suite.sh molecule bash extensions/molecule/run.sh
 
 # make demo's VM path (site.yml + walk-through on a throwaway VM) with checks on its summary.
 demo-check: setup collection
-	@bash tests/support/suite.sh demo $(BIN)/pytest tests/demo -p no:cacheprovider $(PYTEST_ARGS)
+	@bash .ci/suite.sh demo $(BIN)/pytest tests/demo -p no:cacheprovider $(PYTEST_ARGS)
 
 docs: setup collection
-	@bash tests/support/suite.sh docs bash tests/support/docs.sh check
+	@bash .ci/suite.sh docs bash .ci/docs.sh check
 
 docs-update: setup collection
-	@bash tests/support/docs.sh update
+	@bash .ci/docs.sh update
 
 # Runs every layer (each one even when an earlier one failed) and prints the totals.
 test: export CTROPS_EXCLUSIVE := 1
@@ -60,7 +60,7 @@ test: setup collection
 	@-$(MAKE) --no-print-directory integration
 	@-$(MAKE) --no-print-directory molecule
 	@-$(MAKE) --no-print-directory demo-check
-	@bash tests/support/totals.sh $(BUILD)/results
+	@bash .ci/totals.sh $(BUILD)/results
 
 demo: setup collection
 	@bash playbooks/demo/run.sh
@@ -72,7 +72,7 @@ build: setup
 	@mkdir -p $(BUILD)/dist && $(BIN)/ansible-galaxy collection build --force --output-path $(BUILD)/dist .
 
 build-check: setup
-	@bash tests/support/suite.sh build bash tests/support/build_check.sh
+	@bash .ci/suite.sh build bash .ci/build_check.sh
 
 clean:
 	rm -rf $(BUILD) tests/output

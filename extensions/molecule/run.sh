@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the Molecule scenarios one after the other (the machine has 2 cores and
 # no KVM) and prints one "PASS: molecule <scenario> (<s>s)" or "FAIL: ..." line
-# each, for tests/support/suite.sh. MOLECULE_SCENARIOS restricts the set.
+# each, for .ci/suite.sh. MOLECULE_SCENARIOS restricts the set.
 # Whatever happens (failure, Ctrl-C), every VM and HTTP server of this run is
 # destroyed at the end, by the PIDs vm.py recorded.
 set -uo pipefail

@@ -8,7 +8,10 @@
   vm.py serve --state DIR --dir D    serve D over HTTP on 127.0.0.1 (the VMs see 10.0.2.2)
   vm.py destroy-all [--run-id ID]    destroy every registered VM (of one run)
   vm.py list                         base images and their cache directories
+  vm.py debian-mirror                the Debian mirror setup.sh and debootstrap fetch from
 
+The Debian mirror is $CTROPS_DEBIAN_MIRROR, else the first Debian archive of
+this machine's apt configuration (/etc/apt/sources.list, sources.list.d).
 Base images are made with debootstrap and cached by recipe hash under
 $CTROPS_CACHE/vm (default /var/cache/ctrops-tests/vm), outside the repository.
 Each VM boots a qcow2 overlay of a base image with the kernel and initrd taken
@@ -26,6 +29,7 @@ import base64
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -40,7 +44,12 @@ CACHE = Path(os.environ.get("CTROPS_CACHE", "/var/cache/ctrops-tests")) / "vm"
 # it, so a runner can destroy all of its VMs even when a scenario crashed.
 REGISTRY = CACHE / "instances"
 RUN_ID = os.environ.get("CTROPS_VM_RUN_ID", "")
-MIRROR = os.environ.get("CTROPS_DEBIAN_MIRROR", "http://deb.debian.org/debian")
+APT_SOURCES = Path("/etc/apt/sources.list")
+APT_SOURCES_D = Path("/etc/apt/sources.list.d")
+# Suites that only a Debian archive serves: a third-party repository, Debian's
+# security archive or another distribution's archive is not the mirror to use.
+DEBIAN_SUITES = {"oldoldstable", "oldstable", "stable", "testing", "unstable", "sid",
+                 "buster", "bullseye", "bookworm", "trixie", "forky", "duke"}
 
 COMMON_PACKAGES = [
     "systemd-sysv", "udev", "dbus", "kmod", "openssh-server", "python3", "python3-apt",
@@ -84,6 +93,74 @@ SSH_OPTS = [
 ]
 
 
+class NoMirror(RuntimeError):
+    """Neither CTROPS_DEBIAN_MIRROR nor this machine's apt configuration names a Debian mirror."""
+
+
+def apt_entries(sources: Path = APT_SOURCES, parts: Path = APT_SOURCES_D):
+    """(uri, suites, components) of each enabled `deb` entry of apt's configuration, in apt's order:
+    sources.list (one-line format), then sources.list.d/*.list and *.sources (deb822) by name."""
+    files = [sources]
+    if parts.is_dir():
+        files += sorted(p for p in parts.iterdir() if p.suffix in (".list", ".sources"))
+    for path in files:
+        try:
+            text = path.read_text(errors="replace")
+        except OSError:
+            continue
+        if path.suffix == ".sources":
+            yield from _deb822_entries(text)
+        else:
+            yield from _one_line_entries(text)
+
+
+def _one_line_entries(text: str):
+    for line in text.splitlines():
+        line = line.split("#", 1)[0].strip()
+        if not line.startswith("deb ") and not line.startswith("deb\t"):
+            continue
+        rest = line[3:].strip()
+        if rest.startswith("["):  # [arch=amd64 signed-by=...]
+            rest = rest.partition("]")[2].strip()
+        words = rest.split()
+        if len(words) >= 2:
+            yield words[0], words[1:2], words[2:]
+
+
+def _deb822_entries(text: str):
+    for stanza in re.split(r"\n\s*\n", text):
+        fields: dict[str, str] = {}
+        key = None
+        for line in stanza.splitlines():
+            if line.startswith("#"):
+                continue
+            if line[:1] in (" ", "\t") and key:
+                fields[key] += " " + line.strip()
+            elif ":" in line:
+                key, value = line.split(":", 1)
+                key = key.strip().lower()
+                fields[key] = value.strip()
+        if "deb" not in fields.get("types", "").split() or fields.get("enabled", "yes").lower() == "no":
+            continue
+        for uri in fields.get("uris", "").split():
+            yield uri, fields.get("suites", "").split(), fields.get("components", "").split()
+
+
+def debian_mirror(sources: Path = APT_SOURCES, parts: Path = APT_SOURCES_D) -> str:
+    """The Debian mirror to fetch from: $CTROPS_DEBIAN_MIRROR, else the first `deb` entry of this
+    machine's apt configuration that is a Debian archive (a Debian suite, component main).
+    setup.sh fetches Debian unstable's packages from it, debootstrap builds the base images."""
+    override = os.environ.get("CTROPS_DEBIAN_MIRROR", "").strip()
+    if override:
+        return override.rstrip("/")
+    for uri, suites, components in apt_entries(sources, parts):
+        if re.match(r"(https?|ftp|file):", uri) and "main" in components and DEBIAN_SUITES & set(suites):
+            return uri.rstrip("/")
+    raise NoMirror(f"no Debian mirror: CTROPS_DEBIAN_MIRROR is not set and neither {sources} nor "
+                   f"{parts}/ has a `deb` entry of a Debian suite with component main; "
+                   "set CTROPS_DEBIAN_MIRROR to a Debian mirror's URL (the directory holding dists/)")
+
+
 def log(msg: str) -> None:
     print(f"[vm] {msg}", file=sys.stderr, flush=True)
 
@@ -93,7 +170,7 @@ def run(cmd: list[str], **kw) -> subprocess.CompletedProcess:
 
 
 def recipe_hash(name: str) -> str:
-    data = json.dumps({"revision": REVISION, "mirror": MIRROR, **RECIPES[name]}, sort_keys=True)
+    data = json.dumps({"revision": REVISION, "mirror": debian_mirror(), **RECIPES[name]}, sort_keys=True)
     return hashlib.sha256(data.encode()).hexdigest()[:16]
 
 
@@ -156,7 +233,7 @@ def customise(name: str, root: Path, out: Path) -> None:
     (root / "etc/hostname").write_text(f"ctrops-{name}\n")
     (root / "etc/hosts").write_text(f"127.0.0.1 localhost\n127.0.1.1 ctrops-{name}\n")
     (root / "etc/fstab").write_text("/dev/vda / ext4 defaults,noatime 0 1\n")
-    (root / "etc/apt/sources.list").write_text(f"deb {MIRROR} {r['suite']} main\n")
+    (root / "etc/apt/sources.list").write_text(f"deb {debian_mirror()} {r['suite']} main\n")
     (root / "etc/dpkg/dpkg.cfg.d/01-nodoc").write_text(DPKG_NODOC)
     (root / "etc/apt/apt.conf.d/90-ctrops").write_text(
         'APT::Install-Recommends "false";\nAPT::Periodic::Enable "0";\nAcquire::Languages "none";\n'
@@ -220,7 +297,7 @@ def build_base(name: str) -> None:
         dlog = work / "debootstrap.log"
         with dlog.open("w") as f:
             res = subprocess.run(["debootstrap", "--variant=minbase", "--include=" + ",".join(r["packages"]),
-                                  r["suite"], str(root), MIRROR], stdout=f, stderr=subprocess.STDOUT, check=False)
+                                  r["suite"], str(root), debian_mirror()], stdout=f, stderr=subprocess.STDOUT, check=False)
         if res.returncode != 0:
             inner = root / "debootstrap/debootstrap.log"
             tail = (inner if inner.exists() else dlog).read_text(errors="replace").splitlines()[-30:]
@@ -485,7 +562,18 @@ def main() -> None:
     da = sub.add_parser("destroy-all")
     da.add_argument("--run-id", default="", help="only the VMs of this run (default: all registered)")
     sub.add_parser("list")
+    sub.add_parser("debian-mirror")
     a = p.parse_args()
+    try:
+        dispatch(a)
+    except NoMirror as exc:
+        raise SystemExit(f"vm.py: {exc}") from None
+
+
+def dispatch(a: argparse.Namespace) -> None:
+    if a.command == "debian-mirror":
+        print(debian_mirror())
+        return
     CACHE.mkdir(parents=True, exist_ok=True)
     if a.command == "build-bases":
         for n in a.names:

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make demo: playbooks/site.yml, then the field notes' walk-through
 # (playbooks/walkthrough.yml), on a throwaway QEMU VM of the Molecule harness
-# (tests/support/demo_vm.py): the VM's containerd is installed by the roles,
+# (playbooks/demo/demo_vm.py): the VM's containerd is installed by the roles,
 # the images come from a registry the demo starts on this machine, the push
 # goes to a self-hosted registry with TLS and a password the demo starts too.
 # The walk-through runs twice (the second run changes nothing but the tasks
@@ -9,7 +9,7 @@
 # torn down.
 #
 # make demo-local (DEMO_LOCAL=1): the walk-through against a throwaway
-# containerd on this machine instead (tests/support/demo.py, about 2 minutes).
+# containerd on this machine instead (playbooks/demo/demo.py, about 2 minutes).
 #
 # DEMO_INVENTORY=path runs site.yml, then the walk-through twice and its
 # clean-up play, against a real inventory. Settings:
@@ -26,6 +26,6 @@ if [ -n "${DEMO_INVENTORY:-}" ]; then
   exec "${playbook[@]}" --tags cleanup
 fi
 if [ -n "${DEMO_LOCAL:-}" ]; then
-  exec .venv/bin/python tests/support/demo.py --local
+  exec .venv/bin/python playbooks/demo/demo.py --local
 fi
-exec .venv/bin/python tests/support/demo.py
+exec .venv/bin/python playbooks/demo/demo.py

@@ -1,5 +1,5 @@
 """`make demo` as README promises it: site.yml, then the walk-through twice and its
-clean-up, on a throwaway QEMU VM (tests/support/demo_vm.py), with the summary.
+clean-up, on a throwaway QEMU VM (playbooks/demo/demo_vm.py), with the summary.
 
 demo.demo() itself fails when the second run changes an untagged task or the
 clean-up play leaves something in the VM; this test also checks the summary's
@@ -11,7 +11,9 @@ import os
 import re
 import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "support"))
+# The demo lives beside the playbooks (playbooks/demo); tests/conftest.py makes the rig importable.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                                "playbooks", "demo"))
 
 from demo import demo  # noqa: E402
 from demo_vm import VmWalkthrough  # noqa: E402

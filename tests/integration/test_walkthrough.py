@@ -11,7 +11,9 @@ import sys
 
 import pytest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "support"))
+# The demo lives beside the playbooks (playbooks/demo); tests/conftest.py makes the rig importable.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                                "playbooks", "demo"))
 
 from demo import Walkthrough, changed_tasks, stats, summary_of  # noqa: E402
 

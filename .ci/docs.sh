@@ -3,7 +3,7 @@
 # docs.sh check:  the documentation lints and renders without errors or warnings,
 #                 and docs/ matches what the sources render (one PASS:/FAIL: line each).
 set -uo pipefail
-repo=$(cd "$(dirname "$0")/../.." && pwd)
+repo=$(cd "$(dirname "$0")/.." && pwd)
 bin="$repo/.venv/bin"
 render() {  # dest
   "$bin/antsibull-docs" collection --use-current --squash-hierarchy --output-format simplified-rst \

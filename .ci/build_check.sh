@@ -2,7 +2,7 @@
 # The collection tarball builds, and holds the collection only: no tests, caches,
 # virtual environments or VM images. Prints one PASS:/FAIL: line per check.
 set -uo pipefail
-repo=$(cd "$(dirname "$0")/../.." && pwd)
+repo=$(cd "$(dirname "$0")/.." && pwd)
 out=$(mktemp -d /tmp/ctrops-build-XXXXXX)
 trap 'rm -rf "$out"' EXIT
 status=0

@@ -5,8 +5,8 @@
 # bootstrap stand-in. The rig itself only starts and stops things.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-repo=$(cd "$here/../.." && pwd)
-# shellcheck source=tests/support/versions.env
+repo=$(cd "$here/.." && pwd)
+# shellcheck source=.ci/versions.env
 . "$here/versions.env"
 
 log() { printf '[setup] %s\n' "$*"; }
@@ -34,13 +34,16 @@ fi
 # distro daemon never shares state with the rig.
 
 # containerd 2.x and CNI plugins 1.9 from Debian unstable, unpacked into a cache
-# outside the repository (never installed system-wide).
+# outside the repository (never installed system-wide). The Debian mirror is
+# this machine's own (its apt configuration) or $CTROPS_DEBIAN_MIRROR: vm.py
+# looks it up for this script and for debootstrap alike.
 fetch_sid() {  # package dest
   local pkg=$1 dest=$2
   [ -e "$dest/.complete" ] && return 0
+  local mirror; mirror=$(python3 "$repo/extensions/molecule/vm.py" debian-mirror)
   local work; work=$(mktemp -d)
   mkdir -p "$work/lists/partial" "$work/cache/archives/partial"
-  echo "deb http://deb.debian.org/debian $SID_SUITE main" > "$work/sources.list"
+  echo "deb $mirror $SID_SUITE main" > "$work/sources.list"
   local opts=(-o Dir::Etc::SourceList="$work/sources.list" -o Dir::Etc::SourceParts=/dev/null
               -o Dir::State::Lists="$work/lists" -o Dir::Cache="$work/cache" -o APT::Sandbox::User=root)
   log "fetching $pkg from Debian $SID_SUITE"
@@ -82,6 +85,6 @@ PY
 )
 standin="$HOME/.ansible/test/cache/get_pip_${pip_ver//./_}.py"
 mkdir -p "$(dirname "$standin")"
-cp "$here/get_pip_standin.py" "$standin"
+cp "$repo/tests/support/get_pip_standin.py" "$standin"
 CTROPS_CACHE="$CTROPS_CACHE" python3 "$repo/extensions/molecule/vm.py" build-bases  # QEMU base images for Molecule and the demo (cached by recipe hash)
 log "ready: $(find "$CTROPS_CACHE" -mindepth 1 -maxdepth 1 -type d -printf '%p ')"

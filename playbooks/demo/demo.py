@@ -24,11 +24,12 @@ import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+# The demo starts its daemons, registries and images with the test rig (tests/support/rig).
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.path.insert(0, os.path.join(REPO, "tests", "support"))
 
 from rig.containerd import Containerd, available_versions, mounts_under  # noqa: E402
 
-REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 PLAYBOOK = os.path.join(REPO, "playbooks", "walkthrough.yml")
 CACHE = os.environ.get("CTROPS_CACHE", "/var/cache/ctrops-tests")
 CNI_BIN_DIRS = [os.path.join(CACHE, "cni-plugins-sid", "usr", "lib", "cni"), "/usr/lib/cni"]

@@ -3,7 +3,7 @@
 # to end in ansible_collections/<namespace>/<name> and refuses a symlinked one.
 # The copy holds the files git tracks plus the untracked ones it does not ignore.
 set -euo pipefail
-repo=$(cd "$(dirname "$0")/../.." && pwd)
+repo=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d /tmp/ctrops-sanity-XXXXXX)
 trap 'rm -rf "$work"' EXIT
 dest="$work/ansible_collections/ctrops/containerd"
