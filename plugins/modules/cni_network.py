@@ -375,9 +375,8 @@ def desired(params):
     """The configuration the options describe, validated (all but the plugins), and the file it belongs in."""
     config = cni.build_config(params)
     cni.validate_structure(config, params['name'])
-    path = os.path.join(params['conf_dir'], cni.config_filename(params['name'], params['priority'],
-                                                               params['format']))
-    return config, path
+    filename = cni.config_filename(params['name'], params['priority'], params['format'])
+    return config, os.path.join(params['conf_dir'], filename)
 
 
 def ensure_rendered(run):

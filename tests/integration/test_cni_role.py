@@ -193,8 +193,8 @@ def test_nixos_module_carries_the_module_rendering(run_module, tmp_path, uid):
     expected = {}
     for network in declared:
         # No plugin exists before a NixOS rebuild: rendering must not look for them.
-        rendered = run_module("cni_network", **module_args(network, state="rendered",
-                                                            bin_dirs=[str(tmp_path / "no-plugins")]))
+        no_plugins = [str(tmp_path / "no-plugins")]
+        rendered = run_module("cni_network", **module_args(network, state="rendered", bin_dirs=no_plugins))
         assert rendered.get("failed") is not True and rendered["changed"] is False, json.dumps(rendered)
         name = os.path.basename(rendered["network"]["path"])
         assert rendered["network"]["path"] == os.path.join("/etc/cni/net.d", name)
