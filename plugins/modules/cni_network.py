@@ -20,6 +20,8 @@ description:
   - Keeps each attachment's result in libcni's cache format and place
     (C(<cache_dir>/results/<network>-<container>-<ifname>)), so nerdctl and cnitool see the same attachments.
   - Releases attachments whose container or task is gone, and the IP addresses they held (O(state=pruned)).
+  - Renders a configuration without writing it (O(state=rendered)), for a system that writes its files itself
+    (the C(ctrops.containerd.cni) role puts it into a NixOS module); the text is the file O(state=present) writes.
   - Attachment changes on one host are serialised with a file lock in O(cache_dir).
 options:
   name:
@@ -38,8 +40,12 @@ options:
       - V(detached) runs DEL for the cached attachment of O(container) and O(ifname) and removes its cache entry.
       - V(pruned) releases every cached attachment of the network made by this module in O(namespace) whose
         container no longer exists, has no running task, or whose task was restarted (another network namespace).
+      - V(rendered) only renders the configuration that V(present) would write, and returns it (RV(rendered),
+        RV(network)); it reads and writes no file and does not look for the plugins in O(bin_dirs) (for hosts
+        where the plugins and the file come later, such as a NixOS system before its rebuild). The
+        configuration is validated as with V(present), except for the plugins. Never changed.
     type: str
-    choices: [present, absent, attached, detached, pruned]
+    choices: [present, absent, attached, detached, pruned, rendered]
     default: present
   conf_dir:
     description:
@@ -225,6 +231,17 @@ EXAMPLES = r'''
         - type: portmap
           capabilities: {portMappings: true}
 
+- name: Render the network without writing it (the text a NixOS module can put into environment.etc)
+  ctrops.containerd.cni_network:
+    name: cni0
+    subnet: 10.66.0.0/16
+    state: rendered
+  register: rendered
+
+- name: Show the file name and text
+  ansible.builtin.debug:
+    msg: "{{ rendered.network.path | basename }}: {{ rendered.rendered }}"
+
 - name: Attach the web container's task
   ctrops.containerd.cni_network:
     name: cni0
@@ -250,8 +267,8 @@ EXAMPLES = r'''
 
 RETURN = r'''
 network:
-  description: The network definition after the task.
-  returned: when O(state=present) or O(state=absent)
+  description: The network definition after the task (with O(state=rendered), as O(state=present) would write it).
+  returned: when O(state=present), O(state=absent) or O(state=rendered)
   type: dict
   contains:
     name:
@@ -259,17 +276,26 @@ network:
       type: str
       sample: cni0
     path:
-      description: The configuration file (with O(state=absent), the first file removed, or null).
+      description:
+        - The configuration file (with O(state=absent), the first file removed, or null).
+        - With O(state=rendered), where O(state=present) would write it in O(conf_dir).
       type: str
       sample: /etc/cni/net.d/10-cni0.conflist
     exists:
       description: Whether the network is defined after the task.
+      returned: when O(state=present) or O(state=absent)
       type: bool
       sample: true
     config:
       description: The configuration.
       type: dict
       sample: {cniVersion: 1.0.0, name: cni0, plugins: [{type: bridge, bridge: cni0}]}
+rendered:
+  description:
+    - The text of the configuration file, byte for byte what O(state=present) writes to RV(network.path).
+  returned: when O(state=rendered)
+  type: str
+  sample: "{\n  \"cniVersion\": \"1.0.0\",\n  \"name\": \"cni0\",\n  \"plugins\": [ ... ]\n}\n"
 attachment:
   description: The attachment after the task.
   returned: when O(state=attached) or O(state=detached)
@@ -345,14 +371,27 @@ SHORTHAND = ('cni_version', 'type', 'bridge', 'subnet', 'gateway', 'is_gateway',
 
 # -- definitions --------------------------------------------------------------------
 
-def ensure_present(run):
-    params = run.params
+def desired(params):
+    """The configuration the options describe, validated (all but the plugins), and the file it belongs in."""
     config = cni.build_config(params)
     cni.validate_structure(config, params['name'])
+    filename = cni.config_filename(params['name'], params['priority'], params['format'])
+    return config, os.path.join(params['conf_dir'], filename)
+
+
+def ensure_rendered(run):
+    """What state=present would write, without touching the file system or asking the plugins."""
+    config, path = desired(run.params)
+    run.result['network'] = dict(name=run.params['name'], path=path, config=config)
+    run.result['rendered'] = cni.render(config)
+
+
+def ensure_present(run):
+    params = run.params
+    config, path = desired(params)
     runner = cni.PluginRunner(run.module, params['bin_dirs'], params['timeout'])
     cni.validate_plugins(runner, config, params['bin_dirs'])
     conf_dir = params['conf_dir']
-    path = os.path.join(conf_dir, cni.config_filename(params['name'], params['priority'], params['format']))
     others = [other for other in cni.files_of_network(conf_dir, params['name']) if other != path]
     if others:
         raise cni.CniError('Network name %s is already used by %s: remove that file (state=absent removes every '
@@ -597,14 +636,15 @@ def converge(run):
 
 
 STATES = dict(present=ensure_present, absent=ensure_absent, attached=ensure_attached, detached=ensure_detached,
-              pruned=ensure_pruned)
+              pruned=ensure_pruned, rendered=ensure_rendered)
 
 
 def main():
     run = ModuleRun(
         dict(
             name=dict(type='str', required=True),
-            state=dict(type='str', default='present', choices=['present', 'absent', 'attached', 'detached', 'pruned']),
+            state=dict(type='str', default='present',
+                       choices=['present', 'absent', 'attached', 'detached', 'pruned', 'rendered']),
             conf_dir=dict(type='path', default='/etc/cni/net.d'),
             bin_dirs=dict(type='list', elements='path', default=list(cni.DEFAULT_BIN_DIRS)),
             cache_dir=dict(type='path', default='/var/lib/cni'),
