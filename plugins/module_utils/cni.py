@@ -42,6 +42,7 @@ CACHE_OWNER_KEY = 'ctropsContainerd'
 # libcni's network name rule (pkg/utils ValidateNetworkName).
 NETWORK_NAME_RE = re.compile(r'^[a-zA-Z0-9][a-zA-Z0-9_.\-]*$')
 IFNAME_MAX_LENGTH = 15
+DEFAULT_IPAM_DATA_DIR = '/var/lib/cni/networks'
 
 
 class CniError(ModuleError):
@@ -132,12 +133,26 @@ def _net(value, what):
         raise CniError('%s %r is not a valid network in CIDR notation (%s).' % (what, value, exc))
 
 
+def binary_name_error(name):
+    """Why a plugin or IPAM ``type`` is not a plain binary name (found only in bin_dirs), or None."""
+    if not isinstance(name, str) or not name:
+        return 'must be a non-empty string'
+    if '/' in name or name in ('.', '..'):
+        return 'is a binary name looked up in bin_dirs, not a path'
+    return None
+
+
 def validate_ipam(ipam, where):
     """Check the address arithmetic of an IPAM section (host-local and static style)."""
     if not isinstance(ipam, dict):
         raise CniError('%s: "ipam" must be an object.' % where)
     if not ipam.get('type'):
         raise CniError('%s: "ipam" needs a "type" (for example host-local).' % where)
+    problem = binary_name_error(ipam['type'])
+    if problem:
+        raise CniError('Invalid configuration: %s: ipam "type" %s.' % (where, problem))
+    if ipam.get('dataDir') is not None and not (isinstance(ipam['dataDir'], str) and ipam['dataDir'].startswith('/')):
+        raise CniError('Invalid configuration: %s: ipam "dataDir" must be an absolute path.' % where)
     ranges = []
     for rangeset in ipam.get('ranges') or []:
         if not isinstance(rangeset, list):
@@ -201,8 +216,9 @@ def validate_structure(config, name):
         if not plugin.get('type') or not isinstance(plugin.get('type'), str):
             raise CniError('Invalid configuration: %s has no "type" (the plugin binary, e.g. bridge).' % where)
         where = '%s (%s)' % (where, plugin['type'])
-        if '/' in plugin['type']:
-            raise CniError('Invalid configuration: %s: "type" is a binary name, not a path.' % where)
+        problem = binary_name_error(plugin['type'])
+        if problem:
+            raise CniError('Invalid configuration: %s: "type" %s.' % (where, problem))
         if 'ipam' in plugin:
             validate_ipam(plugin['ipam'], where)
         if plugin['type'] == 'bridge' and 'bridge' in plugin:
@@ -535,8 +551,39 @@ def read_cache(path):
     return decode_cache(data)
 
 
-def cached_attachments(cache_dir, network):
-    """{path: (config, result, entry)} of every cached attachment of ``network``."""
+def cache_entry_error(cached, network, data_dirs=None):
+    """Why a cache entry is not one this module may act on for ``network`` (None when it is sound).
+
+    A purge or prune runs DEL with the entry's configuration and removes what it names, so an entry
+    is trusted only when its configuration validates as a network of that name and its identifiers
+    are plain names.
+    """
+    config, _result, entry = cached
+    if entry.get('networkName') != network:
+        return 'it belongs to network %r' % entry.get('networkName')
+    container, ifname = entry.get('containerId'), entry.get('ifName')
+    if not isinstance(container, str) or not container or '/' in container or container in ('.', '..'):
+        return 'its containerId %r is not a plain ID' % (container,)
+    if not isinstance(ifname, str) or not ifname or len(ifname) > IFNAME_MAX_LENGTH or '/' in ifname:
+        return 'its ifName %r is not an interface name' % (ifname,)
+    if config is None:
+        return 'its configuration cannot be decoded'
+    try:
+        validate_structure(config, network)
+    except CniError as exc:
+        return 'its configuration does not validate (%s)' % exc.message
+    # DEL with this configuration lets host-local remove files in its dataDir: only the network's own.
+    foreign = [d for d in ipam_data_dirs(config) if data_dirs is not None and d not in data_dirs]
+    if foreign:
+        return 'its IPAM data directory %s is not one of network %s' % (foreign[0], network)
+    return None
+
+
+def cached_attachments(cache_dir, network, skipped=None, data_dirs=None):
+    """{path: (config, result, entry)} of every sound cached attachment of ``network``.
+
+    Entries that do not validate are left alone; ``skipped`` (a list) receives (path, why) for each.
+    """
     directory = os.path.join(cache_dir, 'results')
     found = {}
     try:
@@ -548,8 +595,15 @@ def cached_attachments(cache_dir, network):
             continue
         path = os.path.join(directory, entry)
         cached = read_cache(path)
-        if cached is not None and cached[2].get('networkName') == network:
+        if cached is None:
+            if skipped is not None:
+                skipped.append((path, 'it is not a cache entry this module can read'))
+            continue
+        problem = cache_entry_error(cached, network, data_dirs)
+        if problem is None:
             found[path] = cached
+        elif skipped is not None and cached[2].get('networkName') == network:
+            skipped.append((path, problem))
     return found
 
 
@@ -597,7 +651,7 @@ def ipam_data_dirs(config):
     for plugin in plugins_of(config):
         ipam = plugin.get('ipam') or {}
         if ipam.get('type') == 'host-local':
-            path = os.path.join(ipam.get('dataDir') or '/var/lib/cni/networks', config['name'])
+            path = os.path.join(ipam.get('dataDir') or DEFAULT_IPAM_DATA_DIR, config['name'])
             if path not in dirs:
                 dirs.append(path)
     return dirs
@@ -621,6 +675,11 @@ def ipam_leases(directory):
             continue
         leases[path] = (lines[0].strip() if lines else '', lines[1].strip() if len(lines) > 1 else '')
     return leases
+
+
+def is_bridge(name):
+    """Whether ``name`` is an existing Linux bridge device (never the loopback)."""
+    return name != 'lo' and os.path.isdir('/sys/class/net/%s/bridge' % name)
 
 
 def bridges_of(config):
@@ -685,16 +744,23 @@ def remove_masq_leftovers(module, network, container_id):
 class FileLock:
     """An exclusive flock on <cache_dir>/ctrops-cni.lock, waited for at most ``timeout`` seconds."""
 
-    def __init__(self, cache_dir, timeout=120):
+    def __init__(self, cache_dir, timeout=120, create=True):
         self.path = os.path.join(cache_dir, 'ctrops-cni.lock')
         self.timeout = timeout
+        self.create = create
         self.handle = None
 
     def __enter__(self):
         directory = os.path.dirname(self.path)
-        if not os.path.isdir(directory):
-            os.makedirs(directory, 0o700)
-        self.handle = open(self.path, 'a')
+        if not self.create:
+            # Check mode writes nothing: without a lock file there is no run to wait for.
+            if not os.path.exists(self.path):
+                return self
+            self.handle = open(self.path, 'r')
+        else:
+            if not os.path.isdir(directory):
+                os.makedirs(directory, 0o700)
+            self.handle = open(self.path, 'a')
         deadline = time.monotonic() + self.timeout
         while True:
             try:
@@ -710,6 +776,7 @@ class FileLock:
             time.sleep(0.05)
 
     def __exit__(self, *exc):
-        fcntl.flock(self.handle.fileno(), fcntl.LOCK_UN)
-        self.handle.close()
+        if self.handle is not None:
+            fcntl.flock(self.handle.fileno(), fcntl.LOCK_UN)
+            self.handle.close()
         return False

@@ -433,10 +433,15 @@ def ensure_absent(run):
         with open(path) as handle:
             text = handle.read()
         before += text
-        configs.append(json.loads(text))
+        config = valid_config(text, name)
+        if config is not None:
+            configs.append(config)
+        elif params['purge']:
+            run.warn('%s does not hold a valid configuration of network %s: purge uses none of its settings.'
+                     % (path, name))
     released = []
     if params['purge']:
-        with cni.FileLock(params['cache_dir'], params['lock_timeout']):
+        with cni.FileLock(params['cache_dir'], params['lock_timeout'], create=not run.check_mode):
             purge_network(run, name, configs, released)
     for path in paths:
         run.actions.append('remove %s' % path)
@@ -450,53 +455,94 @@ def ensure_absent(run):
     run.set_diff(before, '', header)
 
 
-def release(run, runner, path, cached, reason, released):
-    """DEL one cached attachment, remove its cache file and any lease it still holds."""
+def valid_config(text, name):
+    """The configuration in a network file, or None when it is not a valid configuration of ``name``."""
+    try:
+        config = json.loads(text)
+        cni.validate_structure(config, name)
+    except (ValueError, cni.CniError):
+        return None
+    return config
+
+
+def data_dirs_of(name, configs):
+    """The host-local lease directories clean-ups may touch: those of the network's own files, and the default."""
+    dirs = [os.path.join(cni.DEFAULT_IPAM_DATA_DIR, name)]
+    for config in configs:
+        dirs += [d for d in cni.ipam_data_dirs(config) if d not in dirs]
+    return dirs
+
+
+def current_configs(params):
+    """The valid configurations of the network's own files (none when it has no file)."""
+    configs = []
+    for path in cni.files_of_network(params['conf_dir'], params['name']):
+        with open(path) as handle:
+            config = valid_config(handle.read(), params['name'])
+        if config is not None:
+            configs.append(config)
+    return configs
+
+
+def warn_skipped(run, skipped):
+    for path, why in skipped:
+        run.warn('Cache entry %s is left alone: %s.' % (path, why))
+
+
+def release(run, runner, path, cached, reason, released, data_dirs):
+    """DEL one cached attachment, remove its cache file and any lease it still holds in ``data_dirs``."""
     config, cached_result, entry = cached
     container, ifname = entry.get('containerId'), entry.get('ifName')
     released.append(dict(container=container, ifname=ifname, reason=reason))
     run.actions.append('release %s/%s (%s)' % (container, ifname, reason))
     if run.check_mode:
         return
-    if config is not None:
-        attachment = cni.Attachment(entry.get('networkName'), container, ifname, cni.del_netns(entry),
-                                    dict(entry.get('cniArgs') or []), entry.get('capabilityArgs'))
-        cni.release_attachment(run.module, runner, config, attachment, cached_result)
-        for directory in cni.ipam_data_dirs(config):
-            for lease, (owner, lease_ifname) in cni.ipam_leases(directory).items():
-                if owner == container and lease_ifname in ('', ifname):
-                    cni.remove_file(lease)
+    attachment = cni.Attachment(entry.get('networkName'), container, ifname, cni.del_netns(entry),
+                                dict(entry.get('cniArgs') or []), entry.get('capabilityArgs'))
+    cni.release_attachment(run.module, runner, config, attachment, cached_result)
+    remove_leases(data_dirs, container, ifname)
     cni.remove_file(path)
 
 
+def remove_leases(data_dirs, container, ifname):
+    for directory in data_dirs:
+        for lease, (owner, lease_ifname) in cni.ipam_leases(directory).items():
+            if owner == container and lease_ifname in ('', ifname):
+                cni.remove_file(lease)
+
+
 def purge_network(run, name, configs, released):
+    """Release every sound cached attachment, then the network's IPAM state and bridges (its own files' only)."""
     params = run.params
     runner = cni.PluginRunner(run.module, params['bin_dirs'], params['timeout'])
-    cached = cni.cached_attachments(params['cache_dir'], name)
-    for path, entry in cached.items():
-        release(run, runner, path, entry, 'network purged', released)
-        if entry[0] is not None:
-            configs.append(entry[0])
-    data_dirs, bridges = [], []
+    data_dirs = data_dirs_of(name, configs)
+    skipped = []
+    for path, entry in cni.cached_attachments(params['cache_dir'], name, skipped, data_dirs).items():
+        release(run, runner, path, entry, 'network purged', released, data_dirs)
+    warn_skipped(run, skipped)
+    own_dirs, bridges = [], []
     for config in configs:
-        data_dirs += [d for d in cni.ipam_data_dirs(config) if d not in data_dirs]
+        own_dirs += [d for d in cni.ipam_data_dirs(config) if d not in own_dirs]
         bridges += [b for b in cni.bridges_of(config) if b not in bridges]
-    for directory in data_dirs:
+    for directory in own_dirs:
         if os.path.isdir(directory):
-            run.actions.append('remove IPAM state %s' % directory)
-            if not run.check_mode:
-                shutil.rmtree(directory)
+            run.act('remove IPAM state %s' % directory, shutil.rmtree, directory)
     for bridge in bridges:
-        ports = cni.bridge_ports(bridge)
-        if ports is None:
+        if cni.bridge_ports(bridge) is None:
             continue
+        if not cni.is_bridge(bridge):
+            run.warn('%s is not a bridge: the purge leaves that device alone.' % bridge)
+            continue
+        ports = cni.bridge_ports(bridge)
         if ports and not run.check_mode:
             run.warn('Bridge %s is kept: interfaces %s are still on it.' % (bridge, ', '.join(ports)))
             continue
-        run.actions.append('delete bridge %s' % bridge)
-        if not run.check_mode:
-            ip = run.module.get_bin_path('ip', required=True, opt_dirs=['/sbin', '/usr/sbin'])
-            run.module.run_command([ip, 'link', 'delete', bridge], check_rc=True)
+        run.act('delete bridge %s' % bridge, delete_link, run, bridge)
+
+
+def delete_link(run, name):
+    ip = run.module.get_bin_path('ip', required=True, opt_dirs=['/sbin', '/usr/sbin'])
+    run.module.run_command([ip, 'link', 'delete', name], check_rc=True)
 
 
 # -- attachments --------------------------------------------------------------------
@@ -531,24 +577,21 @@ def ensure_attached(run):
                                 params['cni_args'], params['capability_args'])
     cache_file = cni.cache_path(params['cache_dir'], params['name'], params['container'], params['ifname'])
     owner = owner_of(params, netns)
-    with cni.FileLock(params['cache_dir'], params['lock_timeout']):
+    data_dirs = data_dirs_of(params['name'], [config])
+    with cni.FileLock(params['cache_dir'], params['lock_timeout'], create=not run.check_mode):
         cached = cni.read_cache(cache_file)
-        outcome = None
+        if cached is not None and cni.cache_entry_error(cached, params['name'], data_dirs):
+            cached = None
         if cached is not None:
             outcome = judge(runner, config, attachment, owner, cached)
             if outcome is None:
                 run.result['result'] = cached[1]
             else:
-                run.actions.append('repair attachment of %s/%s (%s)'
-                                   % (params['container'], params['ifname'], outcome))
-                if not run.check_mode:
-                    old_config, old_result, entry = cached
-                    old = cni.Attachment(params['name'], params['container'], params['ifname'], cni.del_netns(entry),
-                                         dict(entry.get('cniArgs') or []), entry.get('capabilityArgs'))
-                    cni.release_attachment(run.module, runner, old_config or config, old, old_result)
-                    cni.remove_file(cache_file)
+                run.act('repair attachment of %s/%s (%s)' % (params['container'], params['ifname'], outcome),
+                        release_cached, run, runner, config, cache_file, cached)
         else:
-            run.actions.append('attach %s/%s' % (params['container'], params['ifname']))
+            run.act('attach %s/%s' % (params['container'], params['ifname']),
+                    clear_leftovers, run, runner, config, attachment, cache_file, data_dirs)
         if run.actions and not run.check_mode:
             run.result['result'] = cni.run_add(runner, config, attachment)
             cni.write_cache(params['cache_dir'], attachment, config, run.result['result'], owner)
@@ -557,6 +600,33 @@ def ensure_attached(run):
     run.result['attachment'] = attachment_view(params, netns, True, cache_file)
     run.result['addresses'] = cni.result_addresses(run.result.get('result'))
     run.set_diff(before, run.result['attachment'])
+
+
+def release_cached(run, runner, config, cache_file, cached):
+    """DEL the attachment a sound cache entry describes, before it is made again."""
+    old_config, old_result, entry = cached
+    params = run.params
+    old = cni.Attachment(params['name'], params['container'], params['ifname'], cni.del_netns(entry),
+                         dict(entry.get('cniArgs') or []), entry.get('capabilityArgs'))
+    cni.release_attachment(run.module, runner, old_config or config, old, old_result)
+    cni.remove_file(cache_file)
+
+
+def clear_leftovers(run, runner, config, attachment, cache_file, data_dirs):
+    """Before an ADD without a sound cache entry: undo what an interrupted run left.
+
+    A run stopped between ADD and the cache write leaves the interface and its lease behind, and an
+    unreadable cache entry says nothing of what it made. DEL with the network's own configuration
+    (no prevResult, as the spec allows) removes both, so the ADD that follows holds one lease.
+    """
+    params = run.params
+    owned = any(owner == params['container'] and lease_ifname in ('', params['ifname'])
+                for directory in data_dirs for owner, lease_ifname in cni.ipam_leases(directory).values())
+    if not owned and not os.path.exists(cache_file):
+        return
+    cni.release_attachment(run.module, runner, config, attachment, None)
+    remove_leases(data_dirs, params['container'], params['ifname'])
+    cni.remove_file(cache_file)
 
 
 def judge(runner, config, attachment, owner, cached):
@@ -582,11 +652,15 @@ def ensure_detached(run):
     params = run.params
     cache_file = cni.cache_path(params['cache_dir'], params['name'], params['container'], params['ifname'])
     runner = cni.PluginRunner(run.module, params['bin_dirs'], params['timeout'])
-    with cni.FileLock(params['cache_dir'], params['lock_timeout']):
+    data_dirs = data_dirs_of(params['name'], current_configs(params))
+    with cni.FileLock(params['cache_dir'], params['lock_timeout'], create=not run.check_mode):
         cached = cni.read_cache(cache_file)
+        problem = cni.cache_entry_error(cached, params['name'], data_dirs) if cached is not None else None
+        if problem:
+            warn_skipped(run, [(cache_file, problem)])
+            cached = None
         if cached is not None:
-            released = []
-            release(run, runner, cache_file, cached, 'detached', released)
+            release(run, runner, cache_file, cached, 'detached', [], data_dirs)
             run.actions[-1] = 'detach %s/%s' % (params['container'], params['ifname'])
     netns = cached[2].get('netns') if cached else None
     run.result['attachment'] = attachment_view(params, netns, False, cache_file)
@@ -597,9 +671,10 @@ def ensure_pruned(run):
     params = run.params
     client = run.client
     runner = cni.PluginRunner(run.module, params['bin_dirs'], params['timeout'])
-    released = []
-    with cni.FileLock(params['cache_dir'], params['lock_timeout']):
-        entries = cni.cached_attachments(params['cache_dir'], params['name'])
+    released, skipped = [], []
+    data_dirs = data_dirs_of(params['name'], current_configs(params))
+    with cni.FileLock(params['cache_dir'], params['lock_timeout'], create=not run.check_mode):
+        entries = cni.cached_attachments(params['cache_dir'], params['name'], skipped, data_dirs)
         ours = dict((path, cached) for path, cached in entries.items()
                     if (cached[2].get(cni.CACHE_OWNER_KEY) or {}).get('namespace') == params['namespace']
                     and (cached[2].get(cni.CACHE_OWNER_KEY) or {}).get('address') == params['address'])
@@ -619,7 +694,8 @@ def ensure_pruned(run):
                 reason = 'the task was restarted'
             else:
                 continue
-            release(run, runner, path, cached, reason, released)
+            release(run, runner, path, cached, reason, released, data_dirs)
+    warn_skipped(run, skipped)
     run.result['released'] = released
 
 

@@ -542,3 +542,106 @@ def test_single_plugin_conf_without_check(containerd, run_module, rig_images, im
     detached = run_module("cni_network", **net.attach_args(box, state="detached"))
     assert detached["changed"] is True
     assert net.leases() == []
+
+
+# -- clean-ups touch only what is ours; interrupted work is repaired ------------------------------------------
+
+def test_ipam_type_given_as_a_path_is_refused_and_never_run(run_module, tmp_path):
+    marker = tmp_path / "ran"
+    fake = tmp_path / "fake-ipam"
+    fake.write_text("#!/bin/sh\ntouch %s\necho '{\"cniVersion\":\"1.0.0\",\"supportedVersions\":[\"1.0.0\"]}'\n" % marker)
+    fake.chmod(0o755)
+    conf_dir = tmp_path / "net.d"
+    config = _bridge_config(ipam={"type": str(fake), "ranges": [[{"subnet": "10.89.9.0/24"}]]})
+    for check in (True, False):
+        result = run_module("cni_network", check=check, name="bad", config=config, conf_dir=str(conf_dir),
+                            bin_dirs=[PLUGINS["1.1.1"], str(tmp_path)])
+        assert result.get("failed") is True, result
+        assert result["msg"] == ('Invalid configuration: plugin 1 (bridge): ipam "type" is a binary name looked up '
+                                 'in bin_dirs, not a path.'), result["msg"]
+    assert not marker.exists(), "the IPAM binary given as a path was run"
+    assert not conf_dir.exists()
+
+
+def test_check_mode_creates_no_directory_and_no_lock(containerd, run_module, rig_images, import_image, net_1_1, uid):
+    net = net_1_1
+    net.containerd = containerd
+    predicted = run_module("cni_network", check=True, **net.definition())
+    assert predicted["changed"] is True and not os.path.exists(net.conf_dir), predicted
+    define(run_module, net)
+    name = net.run(import_image(rig_images["busybox"]), "chk-" + uid, "sleep", "600")
+    for state in ("attached", "detached"):
+        result = run_module("cni_network", check=True, **net.attach_args(name, state=state))
+        assert result.get("failed") is not True, result
+    pruned = run_module("cni_network", check=True, **net.containerd.module_args(
+        name=net.name, state="pruned", conf_dir=net.conf_dir, cache_dir=net.cache_dir, bin_dirs=net.bin_dirs))
+    assert pruned["changed"] is False, pruned
+    assert not os.path.exists(net.cache_dir), os.listdir(net.cache_dir)
+
+
+def test_purge_leaves_foreign_devices_directories_and_cache_entries_alone(containerd, run_module, net_1_9, tmp_path):
+    net = net_1_9
+    net.containerd = containerd
+    define(run_module, net)
+    # A device of another kind (a veth; no dummy driver here) under the bridge's name, and a lease
+    # directory that is not the network's.
+    subprocess.run(["ip", "link", "add", net.bridge, "type", "veth", "peer", "name", net.bridge[:13] + "p"],
+                   check=True)
+    victim = tmp_path / "victim"
+    (victim / net.name).mkdir(parents=True)
+    (victim / net.name / "10.89.200.5").write_text("evil\neth0\n")
+    results = os.path.join(net.cache_dir, "results")
+    os.makedirs(results)
+    crafted = json.loads(json.dumps(_bridge_config()))
+    crafted.update(name=net.name)
+    crafted["plugins"][0]["ipam"]["dataDir"] = str(victim)
+    outside = os.path.join(results, "%s-evil-eth0" % net.name)
+    with open(outside, "w") as handle:
+        json.dump({"kind": "cniCacheV1", "containerId": "evil", "ifName": "eth0", "networkName": net.name,
+                   "netns": "", "config": base64.b64encode(json.dumps(crafted).encode()).decode()}, handle)
+    broken = os.path.join(results, "%s-broken-eth0" % net.name)
+    with open(broken, "w") as handle:
+        handle.write("{not json")
+    try:
+        purge = dict(name=net.name, state="absent", purge=True, conf_dir=net.conf_dir, cache_dir=net.cache_dir,
+                     bin_dirs=net.bin_dirs)
+        result = run_module("cni_network", **purge)
+        assert result.get("failed") is not True, result
+        assert result["released"] == [], result
+        assert not any("bridge" in action for action in result["actions"]), result["actions"]
+        warnings = " ".join(result.get("warnings", []))
+        assert "%s is not a bridge: the purge leaves that device alone." % net.bridge in warnings, warnings
+        assert "is not one of network %s" % net.name in warnings and outside in warnings, warnings
+        assert broken in warnings, warnings
+        assert os.path.exists("/sys/class/net/%s" % net.bridge), "the veth device was deleted"
+        assert (victim / net.name / "10.89.200.5").exists(), "a lease outside the network's data directory went"
+        assert os.path.exists(outside) and os.path.exists(broken), "a cache entry that does not validate went"
+    finally:
+        subprocess.run(["ip", "link", "delete", net.bridge], check=False)
+
+
+def test_interrupted_attach_and_corrupt_cache_are_repaired_with_one_lease(containerd, run_module, rig_images,
+                                                                         import_image, net_1_9, uid):
+    net = net_1_9
+    net.containerd = containerd
+    define(run_module, net)
+    web = net.run(import_image(rig_images["web"]), "rep-" + uid)
+    first = run_module("cni_network", **net.attach_args(web))
+    assert first["changed"] is True and len(net.leases()) == 1, first
+
+    # A run killed between ADD and the cache write: interface and lease exist, no cache entry.
+    os.unlink(net.cache_file(web))
+    again = run_module("cni_network", **net.attach_args(web))
+    assert again.get("failed") is not True and again["changed"] is True, again
+    assert len(net.leases()) == 1, net.leases()
+    assert "ctrops rig web" in http_get("http://%s/" % ip_of(again))
+
+    # A cache entry that cannot be read: repaired the same way.
+    with open(net.cache_file(web), "w") as handle:
+        handle.write("\x00garbage")
+    repaired = run_module("cni_network", **net.attach_args(web))
+    assert repaired.get("failed") is not True and repaired["changed"] is True, repaired
+    assert len(net.leases()) == 1, net.leases()
+    assert read_json(net.cache_file(web))["containerId"] == web
+    assert "ctrops rig web" in http_get("http://%s/" % ip_of(repaired))
+    assert run_module("cni_network", **net.attach_args(web))["changed"] is False

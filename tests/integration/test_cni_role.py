@@ -16,7 +16,9 @@ import sys
 
 import yaml
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "support"))
+# make demo's driver (playbooks/demo) runs playbooks the way these tests do.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                                "playbooks", "demo"))
 
 from demo import ansible_env, changed_tasks, run_playbook, stats, task_results  # noqa: E402
 

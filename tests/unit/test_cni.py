@@ -53,7 +53,7 @@ def test_valid_config_passes():
     (lambda c: c.update(cniVersion="2.0.0"), "cniVersion '2.0.0' is not a CNI spec version"),
     (lambda c: c.update(name="bad name"), "network name 'bad name' is not valid"),
     (lambda c: c.update(plugins=[]), '"plugins" must be a non-empty list'),
-    (lambda c: c["plugins"][0].update(type="/usr/bin/bridge"), '"type" is a binary name, not a path'),
+    (lambda c: c["plugins"][0].update(type="/usr/bin/bridge"), '"type" is a binary name looked up in bin_dirs, not a path'),
     (lambda c: c["plugins"][0].update(bridge="a-very-long-bridge-name"), "must be 1 to 15 characters"),
     (lambda c: c["plugins"][0]["ipam"].update(ranges=[[{"subnet": "10.66.0.0/33"}]]), "is not a valid network"),
     (lambda c: c["plugins"][0]["ipam"].update(ranges=[[{"subnet": "10.66.0.0/32"}]]), "is too small"),
