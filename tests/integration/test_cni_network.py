@@ -621,7 +621,7 @@ def test_purge_leaves_foreign_devices_directories_and_cache_entries_alone(contai
 
 
 def test_interrupted_attach_and_corrupt_cache_are_repaired_with_one_lease(containerd, run_module, rig_images,
-                                                                         import_image, net_1_9, uid):
+                                                                          import_image, net_1_9, uid):
     net = net_1_9
     net.containerd = containerd
     define(run_module, net)
