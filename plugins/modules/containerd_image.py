@@ -294,7 +294,8 @@ from ansible_collections.ctrops.containerd.plugins.module_utils.images import (
     read_archive,
 )
 from ansible_collections.ctrops.containerd.plugins.module_utils.module_run import ModuleRun
-from ansible_collections.ctrops.containerd.plugins.module_utils.registry import RegistryClient, RegistryError
+from ansible_collections.ctrops.containerd.plugins.module_utils.registry import (
+    RegistryClient, RegistryError, check_hosts_dir_files)
 
 RECORD_KEYS = ('digest', 'media_type', 'size', 'platforms', 'labels', 'complete', 'unpacked')
 
@@ -402,6 +403,7 @@ class ImageTask:
         params = self.params
         policy = params['pull']
         pinned = reference.parse(name).digest is not None
+        check_hosts_dir_files(reference.parse(name).domain, params['hosts_dir'])
         if policy == 'never':
             if current is None:
                 raise ModuleError('Image %s is not present and pull=never: import or pull it first, or use '
