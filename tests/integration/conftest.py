@@ -83,14 +83,17 @@ def rig_images(tmp_path_factory):
 @pytest.fixture(scope="session")
 def registries(tmp_path_factory, rig_images):
     """The rig's registries, one per flavour (http, tls, auth), each seeded with the rig images
-    as rig/busybox:1, rig/web:1 and rig/multi:1. Stopped at the end of the session."""
+    as rig/busybox:1, rig/web:1 and rig/multi:1. Stopped at the end of the session.
+
+    The tls registry's certificate also names ``registry.test`` (see tls_name_hosts_dir)."""
     from rig.images import push_archive
     from rig.registry import FLAVOURS, Registry
 
     started = {}
     try:
         for flavour in FLAVOURS:
-            registry = Registry(str(tmp_path_factory.mktemp("registry-" + flavour)), flavour).start()
+            names = ("registry.test",) if flavour == "tls" else ()
+            registry = Registry(str(tmp_path_factory.mktemp("registry-" + flavour)), flavour, names=names).start()
             started[flavour] = registry
             for name, image in rig_images.items():
                 push_archive(image["path"], "rig/%s:1" % name, registry=registry, expected_digest=image["digest"])
