@@ -61,6 +61,38 @@ def run_module(ansible_module):
     return ModuleRunner(ansible_module)
 
 
+@pytest.fixture
+def run_module_raw(tmp_path):
+    """Runs a module file directly (no Ansible controller, so nothing masks no_log values afterwards).
+
+    Returns (result dict, raw stdout + stderr). The arguments go through a 0600 file, never argv.
+    """
+    import json
+    import os
+    import subprocess
+    import sys
+
+    collections = os.environ.get("ANSIBLE_COLLECTIONS_PATH", "").split(os.pathsep)[0]
+
+    def _run(module, check=False, **args):
+        path = tmp_path / ("args-%s.json" % uuid.uuid4().hex[:8])
+        path.touch(mode=0o600)
+        path.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": dict(args, _ansible_check_mode=check)}))
+        try:
+            proc = subprocess.run([sys.executable, "-m", "ansible_collections.ctrops.containerd.plugins.modules."
+                                   + module, str(path)], capture_output=True, text=True, timeout=300, check=False,
+                                  env=dict(os.environ, PYTHONPATH=collections))
+        finally:
+            path.unlink()
+        raw = proc.stdout + proc.stderr
+        try:
+            result = json.loads(proc.stdout.strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            raise AssertionError("module %s printed no JSON result: %s" % (module, raw[-2000:]))
+        return result, raw
+    return _run
+
+
 @pytest.fixture(scope="session")
 def rig_images(tmp_path_factory):
     """The rig's test images as OCI archives, built once per session.
