@@ -71,6 +71,8 @@ options:
     description:
       - A registry hosts directory in containerd's C(certs.d) layout (C(<dir>/<host:port>/hosts.toml)),
         with the CA, client certificates and endpoints of registries (ctr's C(--hosts-dir)).
+      - The CA and client certificate files the image's registry entry names must exist and be readable;
+        they are checked before pulling.
     type: path
   validate_certs:
     description:
