@@ -147,7 +147,8 @@ def test_tls_registry_needs_its_ca(containerd, run_module, registries, rig_image
         assert without.get("failed") is True, without
         assert "hosts_dir" in without["msg"] and tls.host in without["msg"], without["msg"]
     else:
-        # Measured: containerd 2.x does not verify TLS for registries on 127.0.0.1/localhost.
+        # Measured: containerd 2.x does not verify TLS for registries on 127.0.0.1/localhost; verification on
+        # 2.x is proven under another name by test_registry_hardening::test_tls_is_verified_under_a_registry_name.
         assert without["changed"] is True, without
         image(containerd, ns, run_module, name=name, state="absent")
 
