@@ -13,7 +13,8 @@ import pytest
 from rig.images import remote_digest
 from rig.stub_server import StubServer, bearer_challenge, redirect, status
 from test_containerd_image import image
-from test_registry_push import local, local_names, ns, push  # noqa: F401 (fixtures)
+# ns and local are fixtures of test_registry_push, used here as arguments.
+from test_registry_push import local, local_names, ns, push  # noqa: F401  # pylint: disable=unused-import
 
 PASSWORD = "stub-secret-password"
 
@@ -43,7 +44,7 @@ def token_endpoint(token="stub-token", code=200):
 
 @pytest.mark.parametrize("scheme", ["basic", "bearer"])
 def test_credentials_do_not_follow_a_redirect_to_another_origin(containerd, run_module, registries, ns, local,
-                                                                 scheme):
+                                                                scheme):
     tls = registries["tls"]
     with StubServer(tls=tls.server_cert()) as elsewhere, \
             StubServer(token_endpoint(), tls=tls.server_cert()) as token:
@@ -193,7 +194,7 @@ def tls_name_hosts_dir(registries, tmp_path):
 
 
 def test_tls_is_verified_under_a_registry_name(containerd, run_module, registries, rig_images, ns, local, uid,
-                                              tls_name_hosts_dir):
+                                               tls_name_hosts_dir):
     tls = registries["tls"]
     host, dirs = tls_name_hosts_dir
     name = host + "/rig/busybox:1"
