@@ -90,3 +90,19 @@ def existing_parent(path, option):
     """The directory a file will be written to exists."""
     if path and not os.path.isdir(os.path.dirname(path) or '/'):
         raise InvalidInput('The directory of %s %s does not exist: create it first.' % (option, path))
+
+
+def readable_file(path, option):
+    """A file option (a CA, client certificate or key) names a readable file: checked before acting."""
+    if not path:
+        return
+    if not os.path.exists(path):
+        raise InvalidInput('The %s file %s does not exist: give the path of an existing PEM file.' % (option, path))
+    if os.path.isdir(path):
+        raise InvalidInput('The %s path %s is a directory: give the path of a PEM file.' % (option, path))
+    try:
+        with open(path, 'rb'):
+            pass
+    except (IOError, OSError) as exc:
+        raise InvalidInput('The %s file %s cannot be read (%s): check its permissions.'
+                           % (option, path, exc.strerror or exc))

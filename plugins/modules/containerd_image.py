@@ -71,6 +71,8 @@ options:
     description:
       - A registry hosts directory in containerd's C(certs.d) layout (C(<dir>/<host:port>/hosts.toml)),
         with the CA, client certificates and endpoints of registries (ctr's C(--hosts-dir)).
+      - The CA and client certificate files the image's registry entry names must exist and be readable;
+        they are checked before pulling.
     type: path
   validate_certs:
     description:
@@ -294,7 +296,8 @@ from ansible_collections.ctrops.containerd.plugins.module_utils.images import (
     read_archive,
 )
 from ansible_collections.ctrops.containerd.plugins.module_utils.module_run import ModuleRun
-from ansible_collections.ctrops.containerd.plugins.module_utils.registry import RegistryClient, RegistryError
+from ansible_collections.ctrops.containerd.plugins.module_utils.registry import (
+    RegistryClient, RegistryError, check_hosts_dir_files)
 
 RECORD_KEYS = ('digest', 'media_type', 'size', 'platforms', 'labels', 'complete', 'unpacked')
 
@@ -402,6 +405,7 @@ class ImageTask:
         params = self.params
         policy = params['pull']
         pinned = reference.parse(name).digest is not None
+        check_hosts_dir_files(reference.parse(name).domain, params['hosts_dir'])
         if policy == 'never':
             if current is None:
                 raise ModuleError('Image %s is not present and pull=never: import or pull it first, or use '

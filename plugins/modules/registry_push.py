@@ -60,11 +60,15 @@ options:
   plain_http:
     description:
       - Talk to the registry over plain HTTP.
+      - Only then are credentials sent to a plain HTTP token realm, and a redirect from HTTPS to plain HTTP
+        followed.
     type: bool
     default: false
   ca_cert:
     description:
       - CA certificate (PEM) to verify the registry's TLS certificate with.
+      - O(ca_cert), O(client_cert) and O(client_key) must name readable files; they are checked before anything
+        is done.
       - O(ca_cert), O(client_cert) and O(validate_certs=false) reach ctr as a temporary hosts directory
         (ctr's C(--tlscacert) needs C(--local) in containerd 2.x, and containerd 1.x talks plain HTTP to
         registries on localhost unless a hosts file says https). Not together with O(hosts_dir).
@@ -113,6 +117,12 @@ attributes:
 notes:
   - Registries answering with a Bearer challenge (C(WWW-Authenticate Bearer realm=...,service=...,scope=...),
     Harbor, distribution with token auth) and with basic auth are both supported.
+  - Credentials stay with their registry. A redirect to another scheme, host or port is followed without the
+    C(Authorization) header; a redirect from HTTPS to plain HTTP, and a plain HTTP token realm behind an HTTPS
+    registry, are refused unless O(plain_http=true). Basic credentials go only to the registry and to its token
+    realm.
+  - A registry that requires a client certificate (mutual TLS) is reached with O(client_cert) and O(client_key),
+    or with a O(hosts_dir) whose C(hosts.toml) names them.
   - A no-op run costs one ctr call (C(images ls) of the image and of the destination tag) and one
     HTTP C(HEAD) (plus the challenge round trip and a token request with authentication).
 seealso:

@@ -61,6 +61,38 @@ def run_module(ansible_module):
     return ModuleRunner(ansible_module)
 
 
+@pytest.fixture
+def run_module_raw(tmp_path):
+    """Runs a module file directly (no Ansible controller, so nothing masks no_log values afterwards).
+
+    Returns (result dict, raw stdout + stderr). The arguments go through a 0600 file, never argv.
+    """
+    import json
+    import os
+    import subprocess
+    import sys
+
+    collections = os.environ.get("ANSIBLE_COLLECTIONS_PATH", "").split(os.pathsep)[0]
+
+    def _run(module, check=False, **args):
+        path = tmp_path / ("args-%s.json" % uuid.uuid4().hex[:8])
+        path.touch(mode=0o600)
+        path.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": dict(args, _ansible_check_mode=check)}))
+        try:
+            proc = subprocess.run([sys.executable, "-m", "ansible_collections.ctrops.containerd.plugins.modules."
+                                   + module, str(path)], capture_output=True, text=True, timeout=300, check=False,
+                                  env=dict(os.environ, PYTHONPATH=collections))
+        finally:
+            path.unlink()
+        raw = proc.stdout + proc.stderr
+        try:
+            result = json.loads(proc.stdout.strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            raise AssertionError("module %s printed no JSON result: %s" % (module, raw[-2000:]))
+        return result, raw
+    return _run
+
+
 @pytest.fixture(scope="session")
 def rig_images(tmp_path_factory):
     """The rig's test images as OCI archives, built once per session.
@@ -83,14 +115,17 @@ def rig_images(tmp_path_factory):
 @pytest.fixture(scope="session")
 def registries(tmp_path_factory, rig_images):
     """The rig's registries, one per flavour (http, tls, auth), each seeded with the rig images
-    as rig/busybox:1, rig/web:1 and rig/multi:1. Stopped at the end of the session."""
+    as rig/busybox:1, rig/web:1 and rig/multi:1. Stopped at the end of the session.
+
+    The tls registry's certificate also names ``registry.test`` (see tls_name_hosts_dir)."""
     from rig.images import push_archive
     from rig.registry import FLAVOURS, Registry
 
     started = {}
     try:
         for flavour in FLAVOURS:
-            registry = Registry(str(tmp_path_factory.mktemp("registry-" + flavour)), flavour).start()
+            names = ("registry.test",) if flavour == "tls" else ()
+            registry = Registry(str(tmp_path_factory.mktemp("registry-" + flavour)), flavour, names=names).start()
             started[flavour] = registry
             for name, image in rig_images.items():
                 push_archive(image["path"], "rig/%s:1" % name, registry=registry, expected_digest=image["digest"])

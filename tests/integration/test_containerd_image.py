@@ -2,6 +2,7 @@
 
 import os
 import subprocess
+import sys
 import threading
 
 import pytest
@@ -29,29 +30,50 @@ def image(containerd, ns, run_module, **args):
     return run_module("containerd_image", **containerd.module_args(namespace=ns, **args))
 
 
+def secret_forms(username, password):
+    """The forms a password could leak in: as given, and inside a Basic Authorization header."""
+    import base64
+
+    forms = [password]
+    if username:
+        forms.append(base64.b64encode(("%s:%s" % (username, password)).encode()).decode())
+    return forms
+
+
 class ProcScanner(threading.Thread):
-    """Reads every process's argv and environment while a module runs; records where a secret shows up."""
+    """Reads every process's argv and environment while a module runs; records where a secret shows up.
+
+    ``ctr_scans`` counts the passes made while a ctr process existed: a test asserts it is above 0, so a
+    scan that never overlapped the ctr call that gets the password cannot pass unnoticed.
+    """
 
     def __init__(self, secret):
         super().__init__(daemon=True)
         self.secret = secret.encode()
         self.found = []
         self.scans = 0
+        self.ctr_scans = 0
         self.stop = threading.Event()
 
     def run(self):
         while not self.stop.is_set():
+            saw_ctr = False
             for pid in os.listdir("/proc"):
                 if not pid.isdigit() or int(pid) == os.getpid():
                     continue
                 for what in ("cmdline", "environ"):
                     try:
                         with open("/proc/%s/%s" % (pid, what), "rb") as handle:
-                            if self.secret in handle.read():
-                                self.found.append((pid, what))
+                            data = handle.read()
                     except OSError:
-                        pass
+                        continue
+                    if self.secret in data:
+                        self.found.append((pid, what))
+                    if what == "cmdline" and os.path.basename(data.split(b"\0", 1)[0]) == b"ctr":
+                        saw_ctr = True
             self.scans += 1
+            if saw_ctr:
+                self.ctr_scans += 1
 
     def __enter__(self):
         self.start()
@@ -125,7 +147,8 @@ def test_tls_registry_needs_its_ca(containerd, run_module, registries, rig_image
         assert without.get("failed") is True, without
         assert "hosts_dir" in without["msg"] and tls.host in without["msg"], without["msg"]
     else:
-        # Measured: containerd 2.x does not verify TLS for registries on 127.0.0.1/localhost.
+        # Measured: containerd 2.x does not verify TLS for registries on 127.0.0.1/localhost; verification on
+        # 2.x is proven under another name by test_registry_hardening::test_tls_is_verified_under_a_registry_name.
         assert without["changed"] is True, without
         image(containerd, ns, run_module, name=name, state="absent")
 
@@ -134,18 +157,40 @@ def test_tls_registry_needs_its_ca(containerd, run_module, registries, rig_image
     assert pulled["image"]["digest"] == rig_images["busybox"]["digest"]
 
 
-def test_authenticated_pull_keeps_the_password_out_of_argv(containerd, run_module, registries, rig_images, ns):
+def test_authenticated_pull_keeps_the_password_out_of_argv(containerd, run_module, run_module_raw, registries,
+                                                           rig_images, ns, tmp_path):
     auth = registries["auth"]
     name = auth.ref("rig/busybox:1")
     common = dict(name=name, hosts_dir=auth.hosts_dir, username=auth.username)
+    forms = secret_forms(auth.username, auth.password)
 
+    # The module file run directly: its raw output is what it printed, before any masking by Ansible.
     with ProcScanner(auth.password) as scanner:
-        pulled = image(containerd, ns, run_module, password=auth.password, **common)
-    assert pulled["changed"] is True, pulled
-    assert scanner.scans > 0
+        pulled, raw = run_module_raw("containerd_image", **containerd.module_args(namespace=ns, password=auth.password,
+                                                                                  **common))
+    assert pulled["changed"] is True, raw[-3000:]
+    assert scanner.ctr_scans > 0, "no scan saw ctr alive (%d scans)" % scanner.scans
     assert scanner.found == [], "the password appeared in %s" % scanner.found
-    assert auth.password not in str(pulled)
+    assert [form for form in forms if form in raw] == []
     assert pulled["image"]["digest"] == rig_images["busybox"]["digest"]
+
+    # A real ad-hoc run at -vvv, the password from a vars file: nothing of it in what Ansible prints.
+    image(containerd, ns, run_module, name=name, state="absent")
+    secrets_file = tmp_path / "secret.yml"
+    secrets_file.touch(mode=0o600)
+    secrets_file.write_text("registry_password: %s\n" % auth.password)
+    module_args = " ".join("%s=%s" % item for item in containerd.module_args(namespace=ns, **common).items())
+    binary = os.path.join(os.path.dirname(sys.executable), "ansible")
+    with ProcScanner(auth.password) as scanner:
+        adhoc = subprocess.run([binary, "localhost", "-vvv", "-c", "local", "-i", "localhost,", "-e",
+                                "@%s" % secrets_file, "-m", "ctrops.containerd.containerd_image", "-a",
+                                module_args + " password={{ registry_password }}"],
+                               capture_output=True, text=True, timeout=300, check=False)
+    output = adhoc.stdout + adhoc.stderr
+    assert adhoc.returncode == 0 and "CHANGED" in output, output[-3000:]
+    assert [form for form in forms if form in output] == []
+    assert scanner.ctr_scans > 0, "no scan saw ctr alive (%d scans)" % scanner.scans
+    assert scanner.found == [], "the password appeared in %s" % scanner.found
 
     # pull=always in check mode resolves the digest over HTTP with the same credentials.
     predicted = image(containerd, ns, run_module, check=True, pull="always", password=auth.password, **common)

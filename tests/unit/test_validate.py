@@ -39,3 +39,14 @@ def test_label_keys(labels, listed, fragment):
     else:
         with pytest.raises(InvalidInput, match=fragment):
             validate.label_keys(labels, reported_in_list=listed)
+
+
+def test_readable_file(tmp_path):
+    present = tmp_path / "ca.pem"
+    present.write_text("x")
+    validate.readable_file(str(present), "ca_cert")
+    validate.readable_file(None, "ca_cert")
+    with pytest.raises(InvalidInput, match=r"^The ca_cert file .*/missing\.pem does not exist: give the path"):
+        validate.readable_file(str(tmp_path / "missing.pem"), "ca_cert")
+    with pytest.raises(InvalidInput, match=r"^The client_key path .* is a directory: give the path of a PEM file\.$"):
+        validate.readable_file(str(tmp_path), "client_key")

@@ -355,7 +355,10 @@ def _auth_header(registry) -> dict:
 def _ssl_context(registry) -> ssl.SSLContext | None:
     if getattr(registry, "plain_http", False):
         return None
-    return ssl.create_default_context(cafile=registry.ca_cert)
+    context = ssl.create_default_context(cafile=registry.ca_cert)
+    if getattr(registry, "client_cert", None):
+        context.load_cert_chain(registry.client_cert, registry.client_key)
+    return context
 
 
 def remote_digest(registry, repo: str, reference: str) -> str | None:

@@ -1,7 +1,8 @@
 """A real OCI registry for the tests: Debian's docker-registry on 127.0.0.1.
 
 Three flavours cover what the modules must handle: plain HTTP, TLS with a CA
-made at test time, and TLS with htpasswd basic auth.  Each registry also
+made at test time, and TLS with htpasswd basic auth; a fourth, ``mtls``, asks
+every client for a certificate signed by the rig's CA (mutual TLS).  Each registry also
 writes a containerd ``certs.d`` style hosts directory so ``ctr --hosts-dir``
 (and containerd's ``config_path``) reach it without ``--plain-http`` or
 ``--skip-verify``.
@@ -24,6 +25,8 @@ __all__ = ["Registry", "RegistryError", "free_port", "FLAVOURS", "REGISTRY_BIN"]
 
 REGISTRY_BIN = "/usr/bin/docker-registry"
 FLAVOURS = ("http", "tls", "auth")
+# Flavours started on demand only (not seeded by the tests' session registries).
+EXTRA_FLAVOURS = ("mtls",)
 START_TIMEOUT = 20.0
 STOP_TIMEOUT = 10.0
 
@@ -80,6 +83,22 @@ def _make_ca(tls_dir: str, ca_dir: str, names: tuple[str, ...] = ()) -> tuple[st
     return ca_cert, cert, key
 
 
+def _make_client_cert(tls_dir: str, ca_cert: str) -> tuple[str, str]:
+    """A client certificate (clientAuth) signed by the CA of ``_make_ca``; returns (cert, key)."""
+    ca_key = os.path.join(tls_dir, "ca.key")
+    key = os.path.join(tls_dir, "client.key")
+    csr = os.path.join(tls_dir, "client.csr")
+    cert = os.path.join(tls_dir, "client.crt")
+    ext = os.path.join(tls_dir, "client.ext")
+    _run(["openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+          "-keyout", key, "-out", csr, "-subj", "/CN=ctrops rig client"])
+    with open(ext, "w") as fh:
+        fh.write("basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n")
+    _run(["openssl", "x509", "-req", "-in", csr, "-CA", ca_cert, "-CAkey", ca_key,
+          "-set_serial", "0x" + secrets.token_hex(8), "-days", "7", "-extfile", ext, "-out", cert])
+    return cert, key
+
+
 class Registry:
     """One docker-registry process with its storage, certificates and hosts directory.
 
@@ -88,8 +107,8 @@ class Registry:
     """
 
     def __init__(self, workdir: str, flavour: str = "http", names: tuple[str, ...] = ()):
-        if flavour not in FLAVOURS:
-            raise ValueError(f"unknown registry flavour {flavour!r}; expected one of {FLAVOURS}")
+        if flavour not in FLAVOURS + EXTRA_FLAVOURS:
+            raise ValueError(f"unknown registry flavour {flavour!r}; expected one of {FLAVOURS + EXTRA_FLAVOURS}")
         self.workdir = os.path.abspath(workdir)
         self.flavour = flavour
         self.names = tuple(names)
@@ -98,6 +117,9 @@ class Registry:
         self.host: str | None = None
         self.url: str | None = None
         self.ca_cert: str | None = None
+        # mtls: the client certificate and key the registry accepts (signed by the rig's CA).
+        self.client_cert: str | None = None
+        self.client_key: str | None = None
         self.username: str | None = "rig" if flavour == "auth" else None
         self.password: str | None = secrets.token_urlsafe(18) if flavour == "auth" else None
         self.hosts_dir = os.path.join(self.workdir, "hosts.d")
@@ -184,6 +206,8 @@ class Registry:
             return
         self.ca_cert, self._cert, self._key = _make_ca(os.path.join(self.workdir, "tls"),
                                                        os.path.join(self.workdir, "ca"), self.names)
+        if self.flavour == "mtls":
+            self.client_cert, self.client_key = _make_client_cert(os.path.join(self.workdir, "tls"), self.ca_cert)
         if self.flavour == "auth":
             self._htpasswd = os.path.join(self.workdir, "htpasswd")
             _run(["htpasswd", "-B", "-i", "-c", self._htpasswd, self.username], stdin=self.password + "\n")
@@ -202,6 +226,8 @@ class Registry:
         }
         if not self.plain_http:
             config["http"]["tls"] = {"certificate": self._cert, "key": self._key}
+        if self.flavour == "mtls":
+            config["http"]["tls"]["clientcas"] = [self.ca_cert]
         if self._htpasswd:
             config["auth"] = {"htpasswd": {"realm": "ctrops-rig", "path": self._htpasswd}}
         return config
@@ -258,6 +284,8 @@ class Registry:
     def ping(self) -> int | None:
         """HTTP status of ``GET /v2/`` without credentials (200, or 401 for auth), None if unreachable."""
         context = None if self.plain_http else ssl.create_default_context(cafile=self.ca_cert)
+        if self.client_cert:
+            context.load_cert_chain(self.client_cert, self.client_key)
         try:
             with urllib.request.urlopen(f"{self.url}/v2/", timeout=2, context=context) as resp:
                 return resp.status
@@ -272,6 +300,10 @@ class Registry:
                 return b"\n".join(fh.read().splitlines()[-lines:]).decode(errors="replace")
         except OSError:
             return "(no log)"
+
+    def server_cert(self) -> tuple[str, str]:
+        """(certificate, key) of this registry's server certificate, for other rig servers on 127.0.0.1."""
+        return self._cert, self._key
 
     def ref(self, repo_tag: str) -> str:
         """A full image reference on this registry, e.g. ``127.0.0.1:5000/rig/busybox:1``."""

@@ -19,6 +19,7 @@ import base64
 import json
 import os
 import secrets
+import ssl
 import subprocess
 import threading
 import time
@@ -38,9 +39,12 @@ def _b64url(data: bytes) -> str:
 
 
 class TokenServer:
-    """A token endpoint on 127.0.0.1 (plain HTTP) for one user; records who asked for what."""
+    """A token endpoint on 127.0.0.1 for one user; records who asked for what.
 
-    def __init__(self, workdir: str, username: str, password: str):
+    Over HTTPS with ``tls=(cert, key)`` (a realm clients may send credentials to), else plain HTTP.
+    """
+
+    def __init__(self, workdir: str, username: str, password: str, tls: tuple[str, str] | None = None):
         self.workdir = os.path.abspath(workdir)
         self.username = username
         self.password = password
@@ -52,6 +56,7 @@ class TokenServer:
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.realm: str | None = None
+        self.tls = tls
 
     def start(self) -> "TokenServer":
         os.makedirs(self.workdir, exist_ok=True)
@@ -73,7 +78,13 @@ class TokenServer:
                 server._handle_oauth(self)
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.realm = "http://127.0.0.1:%d/token" % self._server.server_address[1]
+        scheme = "http"
+        if self.tls:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*self.tls)
+            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
+            scheme = "https"
+        self.realm = "%s://127.0.0.1:%d/token" % (scheme, self._server.server_address[1])
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
         return self
@@ -104,7 +115,8 @@ class TokenServer:
         scopes = query.get("scope", [])
         creds = self._credentials(handler.headers.get("Authorization"))
         self.requests.append({"service": query.get("service", [None])[0], "scopes": scopes,
-                              "user": creds[0] if creds else None})
+                              "user": creds[0] if creds else None,
+                              "authorization": handler.headers.get("Authorization")})
         if creds is not None and creds != (self.username, self.password):
             self._reply(handler, 401, {"errors": [{"code": "UNAUTHORIZED", "message": "invalid credentials"}]})
             return
@@ -165,17 +177,25 @@ class TokenServer:
 
 
 class TokenRegistry(Registry):
-    """docker-registry over TLS (the rig's CA) that accepts only Bearer tokens of a TokenServer."""
+    """docker-registry over TLS (the rig's CA) that accepts only Bearer tokens of a TokenServer.
 
-    def __init__(self, workdir: str):
+    The token server serves HTTPS with the registry's certificate (its realm is an https URL);
+    ``plain_realm=True`` serves it over plain HTTP instead, a realm clients must not send credentials to.
+    """
+
+    def __init__(self, workdir: str, plain_realm: bool = False):
         super().__init__(workdir, "tls")
         self.flavour = "token"
         self.username = "pusher"
         self.password = secrets.token_urlsafe(18)
+        self.plain_realm = plain_realm
         self.token_server = TokenServer(os.path.join(self.workdir, "token"), self.username, self.password)
 
     def start(self, attempts: int = 3) -> "TokenRegistry":
         if self.token_server.realm is None:
+            self._prepare_security()
+            if not self.plain_realm:
+                self.token_server.tls = self.server_cert()
             self.token_server.start()
         super().start(attempts)
         return self
