@@ -254,7 +254,7 @@ def registry_error(client, name, transport, rc, out, err, platform=None, action=
                         % (host, ref.path, 'push' if action == 'Pushing' else 'pull'), **kwargs)
     if 'x509' in lowered or 'certificate' in lowered:
         return CtrError('TLS verification of registry %s failed (%s): give a hosts_dir whose hosts.toml names the '
-                        'registry\'s CA, or (unsafe) skip_verify=true.' % (host, reason), **kwargs)
+                        'registry\'s CA, or (unsafe) validate_certs=false.' % (host, reason), **kwargs)
     if 'no such host' in lowered or 'server misbehaving' in lowered:
         return CtrError('The registry host %s could not be resolved: check DNS, or add a hosts entry (/etc/hosts) '
                         'for it. (ctr said: %s)' % (host.rsplit(':', 1)[0], reason), **kwargs)
