@@ -2,6 +2,8 @@
 
 import json
 import os
+import socket
+import threading
 import time
 
 import pytest
@@ -366,3 +368,61 @@ def test_every_option_reads_back_as_created(containerd, run_module, busybox, con
     again = run_module("containerd_container", **dict(args, executable=executable))
     assert again["changed"] is False, again
     assert count() == 2
+
+
+# -- daemon faults -------------------------------------------------------------------------------------
+
+class SilentDaemon(threading.Thread):
+    """A unix socket that accepts connections and never answers (a hung containerd)."""
+
+    def __init__(self, path):
+        super().__init__(daemon=True)
+        self.server = socket.socket(socket.AF_UNIX)
+        self.server.bind(path)
+        self.server.listen(16)
+        self.held = []
+
+    def run(self):
+        try:
+            while True:
+                self.held.append(self.server.accept()[0])
+        except OSError:  # closed by stop()
+            pass
+
+    def stop(self):
+        self.server.close()
+        for conn in self.held:
+            conn.close()
+        self.join(5)
+
+
+def test_a_daemon_that_never_answers_fails_within_timeout(containerd, run_module, tmp_path):
+    path = str(tmp_path / "silent.sock")
+    daemon = SilentDaemon(path)
+    daemon.start()
+    try:
+        began = time.monotonic()
+        result = run_module("containerd_container", **dict(containerd.module_args(
+            name="c-silent", image="rig/busybox:1"), address=path, timeout=3))
+        took = time.monotonic() - began
+    finally:
+        daemon.stop()
+    assert result.get("failed") is True, result
+    assert result["msg"] == ("containerd at %s accepted the connection but did not answer within 3 seconds "
+                             "(option timeout): check that the daemon is healthy (its log, a restart of the "
+                             "service) or raise timeout." % path)
+    assert took < 9, "took %.1f s: ctr 1.6 waits 10 s to dial unless told" % took
+
+
+def test_a_daemon_restarted_between_tasks_serves_the_next_one(containerd, run_module, busybox, container_name):
+    name = container_name()
+    args = containerd.module_args(name=name, image="rig/busybox:1", command=["sleep", "600"])
+    assert run_module("containerd_container", **args)["changed"] is True
+    assert run_module("containerd_task", **containerd.module_args(container=name))["changed"] is True
+    pid = task(containerd, name)[0]
+    containerd.restart()
+    again = run_module("containerd_container", **args)
+    assert again.get("failed") is not True and again["changed"] is False, again
+    task_again = run_module("containerd_task", **containerd.module_args(container=name))
+    assert task_again.get("failed") is not True and task_again["changed"] is False, task_again
+    assert task(containerd, name) == (pid, "RUNNING")
