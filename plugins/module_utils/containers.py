@@ -13,8 +13,11 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import contextlib
 import os
 import re
+import shutil
+import tempfile
 import time
 
 from ansible_collections.ctrops.containerd.plugins.module_utils import parsers
@@ -25,11 +28,12 @@ from ansible_collections.ctrops.containerd.plugins.module_utils.labels import la
 SPEC_LABEL = 'ctrops.containerd/spec'            # digest of the options the container was created from
 NS_LABEL_PREFIX = 'ctrops.containerd/ns.'        # + network|pid|ipc: the container name (or path) joined
 LOG_LABEL = 'ctrops.containerd/log-uri'          # the log URI containerd_task started the task with
+SECRET_ENV_LABEL = 'ctrops.containerd/secret-env'  # names (never values) of the variables from secret_env
 # containerd's restart monitor (runtime/restart).
 RESTART_STATUS = 'containerd.io/restart.status'
 RESTART_POLICY = 'containerd.io/restart.policy'
 RESTART_LOGURI = 'containerd.io/restart.loguri'
-OWN_LABELS = (SPEC_LABEL, LOG_LABEL, RESTART_STATUS, RESTART_POLICY, RESTART_LOGURI)
+OWN_LABELS = (SPEC_LABEL, LOG_LABEL, SECRET_ENV_LABEL, RESTART_STATUS, RESTART_POLICY, RESTART_LOGURI)
 
 DEFAULT_RUNTIME = 'io.containerd.runc.v2'
 
@@ -143,6 +147,32 @@ def set_labels(client, name, labels):
 
 def delete_container(client, name):
     client.run(['containers', 'delete', name])
+
+
+@contextlib.contextmanager
+def env_file(env):
+    """A 0600 file of ``NAME=value`` lines in a private (0700) temporary directory, for ctr's --env-file;
+    removed with its directory when the block ends, also on failure. Yields None for no variables."""
+    if not env:
+        yield None
+        return
+    directory = tempfile.mkdtemp(prefix='ctrops-env-')
+    try:
+        path = os.path.join(directory, 'env')
+        handle = os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), 'w')
+        with handle:
+            for key, value in sorted(env.items()):
+                handle.write('%s=%s\n' % (key, value))
+        yield path
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def create_container(client, args_for, secret_env=None):
+    """``ctr containers create`` with the arguments ``args_for(env_file_path)`` gives: the secret variables
+    reach ctr through a file, never through argv."""
+    with env_file(secret_env) as path:
+        client.run(args_for(path))
 
 
 # -- tasks -----------------------------------------------------------------------------

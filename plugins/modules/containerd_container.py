@@ -54,6 +54,25 @@ options:
   env:
     description:
       - Environment variables added to the image's.
+      - Their values show in C(ctr)'s argv, the result and the diff; use O(secret_env) for secrets.
+    type: dict
+  secret_env:
+    description:
+      - Environment variables added to the image's whose values are secret (tokens, passwords).
+      - The values reach C(ctr containers create) through C(--env-file), a file of mode 0600 in a private
+        temporary directory that is removed after the call (also on failure), never through an argv. They
+        do not show in the result, the diff, the O(recreate=false) failure or the options digest
+        (which holds the names only). The result's RV(container.env) leaves them out;
+        RV(container.secret_env) lists their names. Their names are kept in the container label
+        C(ctrops.containerd/secret-env).
+      - A changed value is noticed by comparing the values in the container's OCI spec (without
+        showing them) and recreates the container.
+      - Not protected, because containerd keeps them there by design; the container's OCI spec
+        (C(ctr containers info), containerd's metadata database, readable by root and by whoever can
+        use the containerd socket) and the environment of the container's processes
+        (C(/proc/PID/environ)).
+      - A value must not contain a line break (C(--env-file) reads one variable per line); a name must
+        not also be in O(env).
     type: dict
   cwd:
     description:
@@ -215,6 +234,8 @@ EXAMPLES = r'''
         options: [rbind, ro]
     env:
       TZ: UTC
+    secret_env:
+      API_TOKEN: "{{ vault_api_token }}"
     memory_limit: 256m
     restart_policy: always
 
@@ -249,7 +270,13 @@ container:
     exists: {description: Whether the container exists., type: bool, sample: true}
     image: {description: Normalised image reference., type: str, sample: docker.io/library/nginx:alpine}
     command: {description: The process's arguments., type: list, elements: str, sample: [sleep, '600']}
-    env: {description: The process's environment., type: dict, sample: {PATH: /bin}}
+    env: {description: "The process's environment, without the variables of O(secret_env).", type: dict,
+          sample: {PATH: /bin}}
+    secret_env:
+      description: Names of the variables set from O(secret_env) (never their values).
+      type: list
+      elements: str
+      sample: [API_TOKEN]
     cwd: {description: Working directory., type: str, sample: /}
     user: {description: uid:gid of the process., type: str, sample: '0:0'}
     hostname: {description: Host name if set., type: str, sample: web}
@@ -354,8 +381,9 @@ class ContainerManager:
             if old_task is not None:
                 self.stop_and_delete_task(old_task, old['labels'])
             act('delete container %s' % self.name, ctrs.delete_container, self.client, self.name)
-        args = options.create_args(self.name, spec, labels, ns_paths)
-        act('create container %s' % self.name, self.client.run, args)
+        act('create container %s' % self.name, ctrs.create_container, self.client,
+            lambda env_file: options.create_args(self.name, spec, labels, ns_paths, env_file=env_file),
+            spec['secret_env'])
         if restart:
             act('start task %s' % self.name, ctrs.start_task, self.client, self.name, log_uri)
             if spec['restart_policy'] != 'no':

@@ -3,12 +3,15 @@
 import json
 import os
 import socket
+import tempfile
 import threading
 import time
+import uuid
 
 import pytest
 
 from conftest import remove_container
+from test_containerd_image import ProcScanner
 
 
 def info(containerd, name):
@@ -350,7 +353,8 @@ def test_every_option_reads_back_as_created(containerd, run_module, busybox, con
     prediction matches the result, and the next run is a no-op of two ctr calls."""
     import shutil
     name = container_name()
-    args = dict(name=name, image="rig/busybox:1", command=["sleep", "600"], env={"MODE": "all"}, cwd="/tmp",
+    args = dict(name=name, image="rig/busybox:1", command=["sleep", "600"], env={"MODE": "all"},
+                secret_env={"TOKEN": "all-secret"}, cwd="/tmp",
                 mounts=[{"source": str(tmp_path), "destination": "/data", "options": ["rbind", "ro"]}],
                 privileged=True, read_only=True, snapshotter="overlayfs", memory_limit="64m",
                 cpu_quota=50000, cpu_period=100000, restart_policy="always", labels={"team": "all"})
@@ -368,6 +372,56 @@ def test_every_option_reads_back_as_created(containerd, run_module, busybox, con
     again = run_module("containerd_container", **dict(args, executable=executable))
     assert again["changed"] is False, again
     assert count() == 2
+
+
+# -- secrets ---------------------------------------------------------------------------------------------
+
+def env_dirs():
+    import glob
+    return set(glob.glob(os.path.join(tempfile.gettempdir(), "ctrops-env-*")))
+
+
+def test_secret_env_stays_out_of_argv_results_and_failures(containerd, run_module, busybox, container_name):
+    name = container_name()
+    secret, other = "s3cr3t-" + uuid.uuid4().hex, "0th3r-" + uuid.uuid4().hex
+    args = containerd.module_args(name=name, image="rig/busybox:1", command=["sleep", "600"],
+                                  env={"MODE": "plain"}, secret_env={"TOKEN": secret})
+    dirs = env_dirs()
+    with ProcScanner(secret) as scanner:
+        created = run_module("containerd_container", **args)
+        again = run_module("containerd_container", **args)
+    assert created["changed"] is True and again["changed"] is False, (created, again)
+    assert scanner.ctr_scans > 0, "the scanner never saw ctr running"
+    assert scanner.outside_containers() == [], "the secret appeared in %s" % scanner.found
+    spec_env = info(containerd, name)["Spec"]["process"]["env"]
+    assert "TOKEN=" + secret in spec_env and "MODE=plain" in spec_env
+    for result in (created, again):
+        text = json.dumps(result)
+        assert secret not in text and "********" not in text, "values are left out, not masked"
+        assert result["container"]["secret_env"] == ["TOKEN"] and "TOKEN" not in result["container"]["env"]
+    assert env_dirs() <= dirs, "the env file's directory was left behind"
+
+    changed = dict(args, secret_env={"TOKEN": other})
+    refused = run_module("containerd_container", **dict(changed, recreate=False))
+    assert refused.get("failed") is True
+    assert refused["msg"] == ("Container %s exists with another spec (secret_env.TOKEN: wanted '(hidden)', "
+                              "found '(hidden)') and recreate=false: remove it first or set recreate=true." % name)
+    with ProcScanner(other) as scanner:
+        recreated = run_module("containerd_container", **changed)
+    assert scanner.ctr_scans > 0 and scanner.outside_containers() == [], scanner.found
+    assert recreated["changed"] is True and recreated["differences"] == ["secret_env.TOKEN"], recreated
+    assert "TOKEN=" + other in info(containerd, name)["Spec"]["process"]["env"]
+    for text in (json.dumps(refused), json.dumps(recreated)):
+        assert secret not in text and other not in text and "********" not in text
+
+    # A create that fails (an unknown snapshotter) shows neither the values nor the file in its output.
+    broken = run_module("containerd_container", **dict(args, name=container_name("broken"),
+                                                       snapshotter="nosuch"))
+    assert broken.get("failed") is True and broken["msg"], broken
+    assert secret not in json.dumps(broken) and "--env-file" in broken["cmd"], broken
+    assert env_dirs() <= dirs, "the env file's directory was left behind after a failure"
+    bad = run_module("containerd_container", **dict(args, secret_env={"TOKEN": "a\nb"}))
+    assert bad.get("failed") is True and "a value with a line break" in bad["msg"]
 
 
 # -- daemon faults -------------------------------------------------------------------------------------

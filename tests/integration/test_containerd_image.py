@@ -30,28 +30,50 @@ def image(containerd, ns, run_module, **args):
 
 
 class ProcScanner(threading.Thread):
-    """Reads every process's argv and environment while a module runs; records where a secret shows up."""
+    """Reads every process's argv and environment while a module runs; records where a secret shows up.
+
+    ``found`` holds (pid, "cmdline" or "environ", mount namespace) of each sighting; ``ctr_scans`` counts
+    the scans made while a ctr process existed, so a test can prove the scanner saw ctr at work.
+    """
 
     def __init__(self, secret):
         super().__init__(daemon=True)
         self.secret = secret.encode()
         self.found = []
         self.scans = 0
+        self.ctr_scans = 0
         self.stop = threading.Event()
 
     def run(self):
         while not self.stop.is_set():
+            saw_ctr = False
             for pid in os.listdir("/proc"):
                 if not pid.isdigit() or int(pid) == os.getpid():
                     continue
                 for what in ("cmdline", "environ"):
                     try:
                         with open("/proc/%s/%s" % (pid, what), "rb") as handle:
-                            if self.secret in handle.read():
-                                self.found.append((pid, what))
+                            data = handle.read()
                     except OSError:
-                        pass
+                        continue
+                    if what == "cmdline" and os.path.basename(data.split(b"\0")[0]) == b"ctr":
+                        saw_ctr = True
+                    if self.secret in data:
+                        self.found.append((pid, what, self.mount_namespace(pid)))
             self.scans += 1
+            self.ctr_scans += saw_ctr
+
+    @staticmethod
+    def mount_namespace(pid):
+        try:
+            return os.readlink("/proc/%s/ns/mnt" % pid)
+        except OSError:
+            return None
+
+    def outside_containers(self):
+        """The sightings in processes of the host's mount namespace (not inside a container)."""
+        host = self.mount_namespace("self")
+        return [found for found in self.found if found[2] in (host, None) or found[1] == "cmdline"]
 
     def __enter__(self):
         self.start()
