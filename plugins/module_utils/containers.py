@@ -248,11 +248,29 @@ def log_uri_for(path):
     return 'file://' + os.path.abspath(path) if path else None
 
 
-def exec_process(client, name, argv, exec_id, cwd=None, user=None, env=None, stdin=None):
+# Reads NAME, a line count and that many lines per variable from stdin (an empty NAME ends the list),
+# exports them and execs the command with what is left of stdin. Only shell builtins run (read, export,
+# test), so no value reaches an argv; the shell's read takes one byte at a time from a pipe.
+SECRET_ENV_SH = ('while IFS= read -r n && [ -n "$n" ]; do IFS= read -r c; v=; i=0; '
+                 'while [ "$i" -lt "$c" ]; do IFS= read -r l; if [ "$i" -gt 0 ]; then v="$v\n$l"; else v=$l; fi; '
+                 'i=$((i+1)); done; export "$n=$v"; done; unset n c v i l; exec "$@"')
+
+
+def secret_env_input(env):
+    """The stdin block SECRET_ENV_SH reads: per variable its name, its line count and its lines."""
+    parts = []
+    for key, value in sorted(env.items()):
+        lines = value.split('\n')
+        parts += [key, str(len(lines))] + lines
+    return '\n'.join(parts + ['']) + '\n'
+
+
+def exec_process(client, name, argv, exec_id, cwd=None, user=None, env=None, stdin=None, secret_env=None):
     """Run ``argv`` in the task of ``name`` (``ctr tasks exec``); return (rc, stdout, stderr) of the process.
 
     ctr passes the process's exit code and output through; a failure of ctr itself
-    (no task, no such executable, ...) is raised as CtrError.
+    (no task, no such executable, ...) is raised as CtrError. ``secret_env`` goes through stdin to
+    the container's ``sh`` (SECRET_ENV_SH), ahead of ``stdin``.
     """
     args = ['tasks', 'exec', '--exec-id', exec_id]
     if cwd:
@@ -263,6 +281,9 @@ def exec_process(client, name, argv, exec_id, cwd=None, user=None, env=None, std
     if env:
         # ctr tasks exec has no --env: the container's env(1) sets the variables.
         prefix = ['env'] + ['%s=%s' % (key, value) for key, value in sorted(env.items())]
+    if secret_env:
+        prefix = ['sh', '-c', SECRET_ENV_SH, 'sh'] + prefix
+        stdin = secret_env_input(secret_env) + (stdin or '')
     args += ['--', name] + prefix + list(argv)
     rc, out, err = client.run(args, data=stdin, check=False)
     lines = [line for line in (err or '').splitlines() if line.strip()]

@@ -290,6 +290,11 @@ def test_secret_env_is_checked(bad, message):
     assert message in raised.value.message
 
 
+def test_secret_env_input_carries_lines_and_names():
+    text = ctrs.secret_env_input({"B": "two\nlines", "A": ""})
+    assert text == "A\n1\n\nB\n2\ntwo\nlines\n\n"
+
+
 def test_digest_of_the_desired_spec_is_unchanged():
     """Containers created by earlier versions keep their options digest (else every one would be recreated)."""
     assert options.spec_digest(spec()) == "sha256:d1a1a35f6bb701c4664abb7ae0050d35"
