@@ -29,11 +29,15 @@ SPEC_LABEL = 'ctrops.containerd/spec'            # digest of the options the con
 NS_LABEL_PREFIX = 'ctrops.containerd/ns.'        # + network|pid|ipc: the container name (or path) joined
 LOG_LABEL = 'ctrops.containerd/log-uri'          # the log URI containerd_task started the task with
 SECRET_ENV_LABEL = 'ctrops.containerd/secret-env'  # names (never values) of the variables from secret_env
+# A recreate that stops a live task records that the task must run again, until it does: on the
+# namespace (+ container name) before the old container is deleted, on the new container when it is made.
+RESTORE_LABEL = 'ctrops.containerd/restore-task'
+RESTORE_NS_PREFIX = 'ctrops.containerd/restore-task.'
 # containerd's restart monitor (runtime/restart).
 RESTART_STATUS = 'containerd.io/restart.status'
 RESTART_POLICY = 'containerd.io/restart.policy'
 RESTART_LOGURI = 'containerd.io/restart.loguri'
-OWN_LABELS = (SPEC_LABEL, LOG_LABEL, SECRET_ENV_LABEL, RESTART_STATUS, RESTART_POLICY, RESTART_LOGURI)
+OWN_LABELS = (SPEC_LABEL, LOG_LABEL, SECRET_ENV_LABEL, RESTORE_LABEL, RESTART_STATUS, RESTART_POLICY, RESTART_LOGURI)
 
 DEFAULT_RUNTIME = 'io.containerd.runc.v2'
 
@@ -173,6 +177,32 @@ def create_container(client, args_for, secret_env=None):
     reach ctr through a file, never through argv."""
     with env_file(secret_env) as path:
         client.run(args_for(path))
+
+
+def restore_value(status, log_uri=None):
+    """A restore record: the wanted task status, and the log URI its task ran with."""
+    return '%s,%s' % (status, log_uri) if log_uri else status
+
+
+def parse_restore(value):
+    """(status, log URI or None) of a restore record."""
+    status, _sep, log_uri = (value or '').partition(',')
+    return status, log_uri or None
+
+
+def pending_restores(client):
+    """{container: wanted task status} recorded on the namespace by a recreate that did not finish."""
+    for name, labels in parsers.parse_namespaces(client.output(['namespaces', 'ls'])).items():
+        if name == client.namespace:
+            return dict((key[len(RESTORE_NS_PREFIX):], value) for key, value in labels.items()
+                        if key.startswith(RESTORE_NS_PREFIX))
+    return {}
+
+
+def record_restore(client, name, status, log_uri=None):
+    """Record on the namespace that the task of ``name`` must be ``status`` (None: forget it)."""
+    value = restore_value(status, log_uri) if status else ''
+    client.run(['namespaces', 'label', client.namespace, '%s%s=%s' % (RESTORE_NS_PREFIX, name, value)])
 
 
 # -- tasks -----------------------------------------------------------------------------

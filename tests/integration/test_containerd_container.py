@@ -480,3 +480,59 @@ def test_a_daemon_restarted_between_tasks_serves_the_next_one(containerd, run_mo
     task_again = run_module("containerd_task", **containerd.module_args(container=name))
     assert task_again.get("failed") is not True and task_again["changed"] is False, task_again
     assert task(containerd, name) == (pid, "RUNNING")
+
+
+# -- interrupted work -----------------------------------------------------------------------------------
+
+def interrupting_ctr(containerd, tmp_path, when, how):
+    """A ctr that ends the module run when it is called for ``when`` (a subcommand): ``fail`` makes ctr
+    fail, ``kill`` kills the module (ctr's parent) as a lost connection or a killed play would."""
+    wrapper = tmp_path / ("ctr-%s" % how)
+    action = ('echo "ctr: simulated interruption" >&2; exit 1' if how == "fail" else "kill -KILL $PPID; exit 1")
+    wrapper.write_text('#!/bin/sh\ncase "$*" in *"%s"*) %s;; esac\nexec %s "$@"\n' % (when, action, containerd.ctr))
+    wrapper.chmod(0o755)
+    return str(wrapper)
+
+
+def test_an_interrupted_recreate_is_repaired_by_the_next_run(containerd, run_module, busybox, container_name,
+                                                             tmp_path):
+    name = container_name()
+    args = containerd.module_args(name=name, image="rig/busybox:1", command=["sleep", "600"], stop_timeout=0)
+    run_module("containerd_container", **args)
+    start(containerd, name)
+
+    # Interrupted between the delete of the old container and the create of the new one.
+    first = dict(args, env={"MODE": "one"})
+    failed = run_module("containerd_container", **dict(
+        first, executable=interrupting_ctr(containerd, tmp_path, "containers create", "fail")))
+    assert failed.get("failed") is True
+    assert failed["msg"] == ("Container %s was removed to be recreated, but creating it again failed: simulated "
+                             "interruption. The next run creates it and starts its task again." % name)
+    assert info(containerd, name) is None and task(containerd, name) is None
+    repaired = run_module("containerd_container", **first)
+    assert repaired["changed"] is True, repaired
+    assert repaired["actions"] == ["create container %s" % name, "start task %s" % name]
+    assert task(containerd, name)[1] == "RUNNING"
+    assert exec_in(containerd, name, "sh", "-c", "echo $MODE").stdout == "one\n"
+
+    # The run killed after the new container was made, before its task started.
+    second = dict(args, env={"MODE": "two"})
+    killed = run_module("containerd_container", **dict(
+        second, executable=interrupting_ctr(containerd, tmp_path, "tasks start", "kill")))
+    assert killed.get("failed") is True
+    assert info(containerd, name) is not None and task(containerd, name) is None
+    repaired = run_module("containerd_container", **second)
+    assert repaired["changed"] is True and repaired["actions"] == ["start task %s" % name], repaired
+    assert task(containerd, name)[1] == "RUNNING"
+    assert exec_in(containerd, name, "sh", "-c", "echo $MODE").stdout == "two\n"
+    done = run_module("containerd_container", **second)
+    assert done["changed"] is False, done
+    assert "restore-task" not in containerd.ctr_run("namespaces", "ls").stdout
+    assert "ctrops.containerd/restore-task" not in info(containerd, name)["Labels"]
+
+    # A container removed after an interrupted recreate: its record goes too, no later create starts a task.
+    run_module("containerd_container", **dict(
+        args, executable=interrupting_ctr(containerd, tmp_path, "containers create", "fail")))
+    assert "restore-task" in containerd.ctr_run("namespaces", "ls").stdout
+    assert run_module("containerd_container", **dict(args, state="absent")).get("failed") is not True
+    assert "restore-task" not in containerd.ctr_run("namespaces", "ls").stdout
