@@ -66,6 +66,8 @@ def test_create_is_predicted_applied_and_idempotent(containerd, run_module, busy
     again = run_module("containerd_container", **dict(args, executable=executable))
     assert again["changed"] is False, again
     assert again["actions"] == []
+    assert again["diff"]["after"] == dict((key, value) for key, value in created["container"].items()
+                                          if key not in ("name", "task")), "the no-op reads what was created"
     assert again["diff"]["before"] == again["diff"]["after"]
     assert count() == 2, "a no-op run should cost containers info + tasks ls"
     assert run_module("containerd_container", check=True, **args)["changed"] is False
