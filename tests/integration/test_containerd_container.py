@@ -436,20 +436,23 @@ class SilentDaemon(threading.Thread):
         self.server = socket.socket(socket.AF_UNIX)
         self.server.bind(path)
         self.server.listen(16)
+        self.server.settimeout(0.1)  # so that run() sees stop() at once
         self.held = []
+        self.stopped = threading.Event()
 
     def run(self):
-        try:
-            while True:
+        while not self.stopped.is_set():
+            try:
                 self.held.append(self.server.accept()[0])
-        except OSError:  # closed by stop()
-            pass
+            except socket.timeout:
+                pass
 
     def stop(self):
+        self.stopped.set()
+        self.join(5)
         self.server.close()
         for conn in self.held:
             conn.close()
-        self.join(5)
 
 
 def test_a_daemon_that_never_answers_fails_within_timeout(containerd, run_module, tmp_path):
