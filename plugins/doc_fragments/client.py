@@ -22,7 +22,9 @@ options:
     default: /run/containerd/containerd.sock
   timeout:
     description:
-      - Seconds each ctr call may take before it is aborted (ctr's C(--timeout)).
+      - Seconds each ctr call may take before it is aborted (ctr's C(--timeout)), also to connect
+        (ctr's C(--connect-timeout)). A containerd that accepts the connection but does not answer within
+        it fails the task with one sentence saying so.
       - Set C(0) for no limit.
     type: int
     default: 60

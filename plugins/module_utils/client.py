@@ -32,6 +32,9 @@ UNREACHABLE_MARKERS = (
     'no such file or directory: unavailable', 'connection error',
 )
 
+# A daemon that accepts the connection and never answers: ctr 1.6 says the first, 2.x the second.
+NO_ANSWER_MARKERS = ('timed out waiting for server handshake', 'waiting for connections to become ready')
+
 
 def client_argument_spec(namespace=True):
     """The options of doc fragment ``client`` (and ``client.NAMESPACE`` unless namespace=False)."""
@@ -153,7 +156,9 @@ class ContainerdClient:
         cmd = [self.executable or 'ctr', '--address', self.address,
                '--namespace', namespace or self.namespace]
         if self.timeout:
-            cmd += ['--timeout', '%ds' % self.timeout]
+            # --timeout bounds the call; --connect-timeout the dial (1.6 waits 10 s by default, even past
+            # --timeout, for a daemon that accepts the connection but never answers).
+            cmd += ['--timeout', '%ds' % self.timeout, '--connect-timeout', '%ds' % self.timeout]
         return cmd + list(args)
 
     def run(self, args, namespace=None, data=None, check=True):
@@ -176,6 +181,10 @@ class ContainerdClient:
         reason = _ctr_message(err) or _ctr_message(out) or 'ctr exited with status %s' % rc
         lowered = reason.lower()
         kwargs = dict(rc=rc, stdout=out, stderr=err, command=cmd)
+        if any(marker in (err or '').lower() for marker in NO_ANSWER_MARKERS):
+            return Unreachable('containerd at %s accepted the connection but did not answer within %s seconds '
+                               '(option timeout): check that the daemon is healthy (its log, a restart of the '
+                               'service) or raise timeout.' % (self.address, self.timeout), **kwargs)
         if any(marker in lowered for marker in UNREACHABLE_MARKERS):
             return Unreachable('containerd is not reachable at %s: is the containerd service running? '
                                '(ctr said: %s)' % (self.address, reason), **kwargs)

@@ -36,6 +36,7 @@ from ansible_collections.ctrops.containerd.plugins.module_utils.containers impor
     OWN_LABELS,
     RESTART_POLICY,
     RESTART_STATUS,
+    SECRET_ENV_LABEL,
     SHARED_NAMESPACES,
     SPEC_LABEL,
 )
@@ -68,10 +69,13 @@ class Option:
     view       whether the value shows in the result and the diff
     min_ctr    lowest ctr (containerd client) version with the flag, as a tuple
     requires   function(value) -> ('server', version, why and what to do) when a value needs a containerd
+    secret     a dict whose values never show: the view, the diff and the digest carry its keys only,
+               and compare reports its differences without values
     """
 
     def __init__(self, name, spec, group='spec', read=None, flags=None, labels=None, compare=ALWAYS,
-                 predict=None, normalize=None, check=None, view=True, min_ctr=None, requires=None):
+                 predict=None, normalize=None, check=None, view=True, min_ctr=None, requires=None,
+                 secret=False):
         self.name = name
         self.spec = spec
         self.group = group
@@ -85,6 +89,7 @@ class Option:
         self.view = view
         self.min_ctr = min_ctr
         self.requires = requires
+        self.secret = secret
 
     def __repr__(self):
         return 'Option(%s)' % self.name
@@ -162,6 +167,16 @@ def _env_dict(items):
     return dict(item.partition('=')[::2] for item in items or [])
 
 
+def _secret_names(labels):
+    return [key for key in (labels.get(SECRET_ENV_LABEL) or '').split(',') if key]
+
+
+def _read_secret_env(info):
+    """The variables of the spec that came from secret_env (named by SECRET_ENV_LABEL), with their values."""
+    env = _env_dict(_process(info).get('env'))
+    return dict((key, env[key]) for key in _secret_names(info.get('Labels') or {}) if key in env)
+
+
 def _read_user(info):
     user = _process(info).get('user') or {}
     return '%s:%s' % (user.get('uid', 0), user.get('gid', 0))
@@ -223,6 +238,16 @@ def _check_mounts(value, params):
                                    % option)
 
 
+def _check_secret_env(value, params):
+    validate.env_names(value)
+    for key, item in (value or {}).items():
+        if '\n' in str(item):
+            raise InvalidInput('secret_env %s: a value with a line break cannot go through ctr\'s --env-file; '
+                               'pass it in a mounted file instead.' % key)
+        if key in (params.get('env') or {}):
+            raise InvalidInput('Variable %s is in both env and secret_env: keep it in one of them.' % key)
+
+
 def _memory_bytes(value):
     if value is None or isinstance(value, int):
         return value
@@ -281,6 +306,10 @@ def _env_flags(value, context):
     return args
 
 
+def _secret_env_flags(value, context):
+    return ['--env-file', context.get('env_file') or '<env-file>'] if value else []
+
+
 def _mount_flags(value, context):
     args = []
     for mount in value:
@@ -312,6 +341,10 @@ def _namespace_labels(kind):
     return labels
 
 
+def _secret_env_labels(value):
+    return {SECRET_ENV_LABEL: ','.join(sorted(value))} if value else {}
+
+
 def _restart_labels(value):
     return {RESTART_STATUS: 'stopped', RESTART_POLICY: value} if value != 'no' else {}
 
@@ -321,6 +354,17 @@ def _restart_labels(value):
 def _compare_env(option, wanted, summary):
     return [('env.' + key, value, summary['env'].get(key)) for key, value in sorted(wanted.items())
             if summary['env'].get(key) != value]
+
+
+def _compare_secret_env(option, wanted, summary):
+    """Values compared with the spec's, reported without them (``(hidden)``)."""
+    actual = summary['secret_env']
+    return [('secret_env.' + key, _hidden(key in wanted), _hidden(key in actual))
+            for key in sorted(set(wanted) | set(actual)) if wanted.get(key) != actual.get(key)]
+
+
+def _hidden(present):
+    return '(hidden)' if present else None
 
 
 def _compare_user(option, wanted, summary):
@@ -408,6 +452,9 @@ OPTIONS = [
     Option('env', dict(type='dict'), read=lambda info: _env_dict(_process(info).get('env')),
            flags=_env_flags, normalize=_str_dict, compare=_compare_env, predict=_predict_env,
            check=lambda value, params: validate.env_names(value)),
+    Option('secret_env', dict(type='dict', no_log=True), read=_read_secret_env, flags=_secret_env_flags,
+           labels=_secret_env_labels, normalize=_str_dict, compare=_compare_secret_env, predict=ALWAYS,
+           check=_check_secret_env, secret=True),
     Option('cwd', dict(type='str'), read=lambda info: _process(info).get('cwd'), flags='--cwd', compare=WHEN_SET),
     Option('user', dict(type='str'), read=_read_user, flags='--user', compare=_compare_user, predict=WHEN_SET,
            min_ctr=(1, 7)),
@@ -486,8 +533,23 @@ def desired_spec(params, image=None):
     return spec
 
 
+def _shown(option, value):
+    """What the view, the diff and the digest carry of a value: a secret option's keys only."""
+    return sorted(value or {}) if option.secret else value
+
+
 def spec_digest(spec):
-    """A short digest of the desired spec, kept in a label to notice options removed from a playbook."""
+    """A short digest of the desired spec, kept in a label to notice options removed from a playbook.
+
+    A secret option counts with its keys only (left out when empty, so older digests stay): its values
+    are compared with the spec instead."""
+    spec = dict(spec)
+    for option in DESIRED:
+        if option.secret:
+            if spec.get(option.name):
+                spec[option.name] = _shown(option, spec[option.name])
+            else:
+                spec.pop(option.name, None)
     data = json.dumps(spec, sort_keys=True, separators=(',', ':')).encode('utf-8')
     return 'sha256:' + hashlib.sha256(data).hexdigest()[:32]
 
@@ -505,7 +567,9 @@ def parse_container_info(info):
 
 def container_view(summary):
     """The managed fields of an existing container, as the diff and the result show them."""
-    view = dict((option.name, summary[option.name]) for option in DESIRED if option.view)
+    view = dict((option.name, _shown(option, summary[option.name])) for option in DESIRED if option.view)
+    secret = set(_secret_names(summary['labels']))
+    view['env'] = dict((key, value) for key, value in summary['env'].items() if key not in secret)
     view['mounts'] = [m for m in summary['mounts'] if m['destination'] not in DEFAULT_MOUNTS]
     view['labels'] = dict((k, v) for k, v in summary['labels'].items()
                           if k not in OWN_LABELS and not k.startswith(NS_LABEL_PREFIX))
@@ -519,7 +583,7 @@ def wanted_view(spec, user_labels, before):
     view = dict(before) if exists else dict((field, None) for field in VIEW_FIELDS)
     for option in DESIRED:
         if option.view:
-            view[option.name] = option.predicted(spec[option.name], view.get(option.name))
+            view[option.name] = option.predicted(_shown(option, spec[option.name]), view.get(option.name))
     labels = dict(view.get('labels') or {})
     labels.update(_str_dict(user_labels))
     view.update(exists=True, labels=labels, created=None)
@@ -551,9 +615,10 @@ def managed_labels(spec, user_labels):
     return labels
 
 
-def create_args(name, spec, labels, ns_paths):
-    """The ``ctr containers create`` arguments for a spec (labels are the complete label set)."""
-    context = dict(ns_paths=ns_paths)
+def create_args(name, spec, labels, ns_paths, env_file=None):
+    """The ``ctr containers create`` arguments for a spec (labels are the complete label set; ``env_file``
+    the file holding the secret variables, see containers.env_file)."""
+    context = dict(ns_paths=ns_paths, env_file=env_file)
     args = ['containers', 'create']
     for option in DESIRED:
         args += option.create_args(spec[option.name], context)

@@ -13,8 +13,11 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import contextlib
 import os
 import re
+import shutil
+import tempfile
 import time
 
 from ansible_collections.ctrops.containerd.plugins.module_utils import parsers
@@ -25,11 +28,16 @@ from ansible_collections.ctrops.containerd.plugins.module_utils.labels import la
 SPEC_LABEL = 'ctrops.containerd/spec'            # digest of the options the container was created from
 NS_LABEL_PREFIX = 'ctrops.containerd/ns.'        # + network|pid|ipc: the container name (or path) joined
 LOG_LABEL = 'ctrops.containerd/log-uri'          # the log URI containerd_task started the task with
+SECRET_ENV_LABEL = 'ctrops.containerd/secret-env'  # names (never values) of the variables from secret_env
+# A recreate that stops a live task records that the task must run again, until it does: on the
+# namespace (+ container name) before the old container is deleted, on the new container when it is made.
+RESTORE_LABEL = 'ctrops.containerd/restore-task'
+RESTORE_NS_PREFIX = 'ctrops.containerd/restore-task.'
 # containerd's restart monitor (runtime/restart).
 RESTART_STATUS = 'containerd.io/restart.status'
 RESTART_POLICY = 'containerd.io/restart.policy'
 RESTART_LOGURI = 'containerd.io/restart.loguri'
-OWN_LABELS = (SPEC_LABEL, LOG_LABEL, RESTART_STATUS, RESTART_POLICY, RESTART_LOGURI)
+OWN_LABELS = (SPEC_LABEL, LOG_LABEL, SECRET_ENV_LABEL, RESTORE_LABEL, RESTART_STATUS, RESTART_POLICY, RESTART_LOGURI)
 
 DEFAULT_RUNTIME = 'io.containerd.runc.v2'
 
@@ -145,6 +153,58 @@ def delete_container(client, name):
     client.run(['containers', 'delete', name])
 
 
+@contextlib.contextmanager
+def env_file(env):
+    """A 0600 file of ``NAME=value`` lines in a private (0700) temporary directory, for ctr's --env-file;
+    removed with its directory when the block ends, also on failure. Yields None for no variables."""
+    if not env:
+        yield None
+        return
+    directory = tempfile.mkdtemp(prefix='ctrops-env-')
+    try:
+        path = os.path.join(directory, 'env')
+        handle = os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), 'w')
+        with handle:
+            for key, value in sorted(env.items()):
+                handle.write('%s=%s\n' % (key, value))
+        yield path
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def create_container(client, args_for, secret_env=None):
+    """``ctr containers create`` with the arguments ``args_for(env_file_path)`` gives: the secret variables
+    reach ctr through a file, never through argv."""
+    with env_file(secret_env) as path:
+        client.run(args_for(path))
+
+
+def restore_value(status, log_uri=None):
+    """A restore record: the wanted task status, and the log URI its task ran with."""
+    return '%s,%s' % (status, log_uri) if log_uri else status
+
+
+def parse_restore(value):
+    """(status, log URI or None) of a restore record."""
+    status, _sep, log_uri = (value or '').partition(',')
+    return status, log_uri or None
+
+
+def pending_restores(client):
+    """{container: wanted task status} recorded on the namespace by a recreate that did not finish."""
+    for name, labels in parsers.parse_namespaces(client.output(['namespaces', 'ls'])).items():
+        if name == client.namespace:
+            return dict((key[len(RESTORE_NS_PREFIX):], value) for key, value in labels.items()
+                        if key.startswith(RESTORE_NS_PREFIX))
+    return {}
+
+
+def record_restore(client, name, status, log_uri=None):
+    """Record on the namespace that the task of ``name`` must be ``status`` (None: forget it)."""
+    value = restore_value(status, log_uri) if status else ''
+    client.run(['namespaces', 'label', client.namespace, '%s%s=%s' % (RESTORE_NS_PREFIX, name, value)])
+
+
 # -- tasks -----------------------------------------------------------------------------
 
 def process_alive(pid):
@@ -218,11 +278,29 @@ def log_uri_for(path):
     return 'file://' + os.path.abspath(path) if path else None
 
 
-def exec_process(client, name, argv, exec_id, cwd=None, user=None, env=None, stdin=None):
+# Reads NAME, a line count and that many lines per variable from stdin (an empty NAME ends the list),
+# exports them and execs the command with what is left of stdin. Only shell builtins run (read, export,
+# test), so no value reaches an argv; the shell's read takes one byte at a time from a pipe.
+SECRET_ENV_SH = ('while IFS= read -r n && [ -n "$n" ]; do IFS= read -r c; v=; i=0; '
+                 'while [ "$i" -lt "$c" ]; do IFS= read -r l; if [ "$i" -gt 0 ]; then v="$v\n$l"; else v=$l; fi; '
+                 'i=$((i+1)); done; export "$n=$v"; done; unset n c v i l; exec "$@"')
+
+
+def secret_env_input(env):
+    """The stdin block SECRET_ENV_SH reads: per variable its name, its line count and its lines."""
+    parts = []
+    for key, value in sorted(env.items()):
+        lines = value.split('\n')
+        parts += [key, str(len(lines))] + lines
+    return '\n'.join(parts + ['']) + '\n'
+
+
+def exec_process(client, name, argv, exec_id, cwd=None, user=None, env=None, stdin=None, secret_env=None):
     """Run ``argv`` in the task of ``name`` (``ctr tasks exec``); return (rc, stdout, stderr) of the process.
 
     ctr passes the process's exit code and output through; a failure of ctr itself
-    (no task, no such executable, ...) is raised as CtrError.
+    (no task, no such executable, ...) is raised as CtrError. ``secret_env`` goes through stdin to
+    the container's ``sh`` (SECRET_ENV_SH), ahead of ``stdin``.
     """
     args = ['tasks', 'exec', '--exec-id', exec_id]
     if cwd:
@@ -233,6 +311,9 @@ def exec_process(client, name, argv, exec_id, cwd=None, user=None, env=None, std
     if env:
         # ctr tasks exec has no --env: the container's env(1) sets the variables.
         prefix = ['env'] + ['%s=%s' % (key, value) for key, value in sorted(env.items())]
+    if secret_env:
+        prefix = ['sh', '-c', SECRET_ENV_SH, 'sh'] + prefix
+        stdin = secret_env_input(secret_env) + (stdin or '')
     args += ['--', name] + prefix + list(argv)
     rc, out, err = client.run(args, data=stdin, check=False)
     lines = [line for line in (err or '').splitlines() if line.strip()]

@@ -23,6 +23,12 @@ description:
   - On a difference the container is recreated. If its task was running, the task is stopped
     (O(stop_signal), then SIGKILL after O(stop_timeout)), the container recreated and the task started
     again, so that "present + running" ends running the new spec.
+  - A recreate that is interrupted (a failed create, a lost connection, a killed run) is repaired by the
+    next run. Before it stops a running task, the module records in containerd, as the label
+    C(ctrops.containerd/restore-task.NAME) of the namespace, that the task must run again; the new
+    container carries the label C(ctrops.containerd/restore-task) until its task started. The next run
+    creates a missing container and starts its task, or starts the task of a new container that has none,
+    then drops both records. A failure after the old container was removed says so.
   - "Labels are the exception: labels that differ are set in place, without recreating."
 options:
   name:
@@ -34,7 +40,8 @@ options:
     description:
       - V(present) creates the container, or recreates it when its spec differs.
       - V(absent) removes the container and its snapshot. If its task is running (or paused), the
-        module fails unless O(force=true); then the task is stopped and deleted first.
+        module fails unless O(force=true); then the task is stopped and deleted first. It also drops the
+        record of an interrupted recreate (see the description), so a later create does not start a task.
     type: str
     choices: [present, absent]
     default: present
@@ -54,6 +61,25 @@ options:
   env:
     description:
       - Environment variables added to the image's.
+      - Their values show in C(ctr)'s argv, the result and the diff; use O(secret_env) for secrets.
+    type: dict
+  secret_env:
+    description:
+      - Environment variables added to the image's whose values are secret (tokens, passwords).
+      - The values reach C(ctr containers create) through C(--env-file), a file of mode 0600 in a private
+        temporary directory that is removed after the call (also on failure), never through an argv. They
+        do not show in the result, the diff, the O(recreate=false) failure or the options digest
+        (which holds the names only). The result's RV(container.env) leaves them out;
+        RV(container.secret_env) lists their names. Their names are kept in the container label
+        C(ctrops.containerd/secret-env).
+      - A changed value is noticed by comparing the values in the container's OCI spec (without
+        showing them) and recreates the container.
+      - Not protected, because containerd keeps them there by design; the container's OCI spec
+        (C(ctr containers info), containerd's metadata database, readable by root and by whoever can
+        use the containerd socket) and the environment of the container's processes
+        (C(/proc/PID/environ)).
+      - A value must not contain a line break (C(--env-file) reads one variable per line); a name must
+        not also be in O(env).
     type: dict
   cwd:
     description:
@@ -215,6 +241,8 @@ EXAMPLES = r'''
         options: [rbind, ro]
     env:
       TZ: UTC
+    secret_env:
+      API_TOKEN: "{{ vault_api_token }}"
     memory_limit: 256m
     restart_policy: always
 
@@ -249,7 +277,13 @@ container:
     exists: {description: Whether the container exists., type: bool, sample: true}
     image: {description: Normalised image reference., type: str, sample: docker.io/library/nginx:alpine}
     command: {description: The process's arguments., type: list, elements: str, sample: [sleep, '600']}
-    env: {description: The process's environment., type: dict, sample: {PATH: /bin}}
+    env: {description: "The process's environment, without the variables of O(secret_env).", type: dict,
+          sample: {PATH: /bin}}
+    secret_env:
+      description: Names of the variables set from O(secret_env) (never their values).
+      type: list
+      elements: str
+      sample: [API_TOKEN]
     cwd: {description: Working directory., type: str, sample: /}
     user: {description: uid:gid of the process., type: str, sample: '0:0'}
     hostname: {description: Host name if set., type: str, sample: web}
@@ -336,7 +370,12 @@ class ContainerManager:
                 raise
 
     def create(self, spec, tasks_by_name, old=None, old_task=None):
-        """Create (or recreate) the container; restart its task if it was running."""
+        """Create (or recreate) the container; restart its task if it was running.
+
+        A recreate of a container with a live task records first, on the namespace, that the task must
+        run again, and the new container carries the same record until its task started: a run
+        interrupted anywhere in between is repaired by the next one (see restore()).
+        """
         act = self.run.act
         ns_paths = resolve_namespaces(self.client, spec, tasks_by_name)
         if not ctrs.image_exists(self.client, spec['image']):
@@ -345,22 +384,59 @@ class ContainerManager:
         restart = old_task is not None and old_task['status'] in ctrs.LIVE
         labels = options.managed_labels(spec, self.params['labels'])
         log_uri = None
-        if old is not None:
+        recorded = False
+        if old is None:
+            pending = ctrs.pending_restores(self.client).get(self.name)
+            if pending:
+                # An earlier recreate removed the container whose task ran: start it again.
+                restart = recorded = True
+                log_uri = ctrs.parse_restore(pending)[1]
+        else:
             log_uri = old['labels'].get(ctrs.LOG_LABEL)
-            if log_uri:
-                labels[ctrs.LOG_LABEL] = log_uri
-                if spec['restart_policy'] != 'no':
-                    labels[ctrs.RESTART_LOGURI] = log_uri
-            if old_task is not None:
-                self.stop_and_delete_task(old_task, old['labels'])
-            act('delete container %s' % self.name, ctrs.delete_container, self.client, self.name)
-        args = options.create_args(self.name, spec, labels, ns_paths)
-        act('create container %s' % self.name, self.client.run, args)
-        if restart:
-            act('start task %s' % self.name, ctrs.start_task, self.client, self.name, log_uri)
+            if restart:
+                act([], ctrs.record_restore, self.client, self.name, 'running', log_uri)
+                recorded = True
+        if log_uri:
+            labels[ctrs.LOG_LABEL] = log_uri
             if spec['restart_policy'] != 'no':
-                act('set label %s=running' % ctrs.RESTART_STATUS, ctrs.set_labels, self.client, self.name,
-                    {ctrs.RESTART_STATUS: 'running'})
+                labels[ctrs.RESTART_LOGURI] = log_uri
+        if restart:
+            labels[ctrs.RESTORE_LABEL] = ctrs.restore_value('running', log_uri)
+        removed = []
+        try:
+            if old is not None:
+                if old_task is not None:
+                    self.stop_and_delete_task(old_task, old['labels'])
+                act('delete container %s' % self.name, ctrs.delete_container, self.client, self.name)
+                removed.append(self.name)
+            act('create container %s' % self.name, ctrs.create_container, self.client,
+                lambda env_file: options.create_args(self.name, spec, labels, ns_paths, env_file=env_file),
+                spec['secret_env'])
+        except ModuleError as exc:
+            if removed and not self.run.check_mode:
+                then = ' and starts its task again' if restart else ''
+                raise ModuleError('Container %s was removed to be recreated, but creating it again failed: %s '
+                                  'The next run creates it%s.' % (self.name, exc.message.rstrip('.') + '.', then),
+                                  **exc.details())
+            raise
+        if restart:
+            self.restore(spec, log_uri, recorded)
+
+    def restore(self, spec, log_uri, recorded):
+        """Start the task a recreate stopped, then drop the records that asked for it."""
+        act = self.run.act
+        try:
+            act('start task %s' % self.name, ctrs.start_task, self.client, self.name, log_uri)
+        except ModuleError as exc:
+            raise ModuleError('Container %s was recreated, but starting its task again failed: %s The next run '
+                              'starts it again.' % (self.name, exc.message.rstrip('.') + '.'), **exc.details())
+        done = {ctrs.RESTORE_LABEL: None}
+        if spec['restart_policy'] != 'no':
+            done[ctrs.RESTART_STATUS] = 'running'
+            act('set label %s=running' % ctrs.RESTART_STATUS)
+        act([], ctrs.set_labels, self.client, self.name, done)
+        if recorded:
+            act([], ctrs.record_restore, self.client, self.name, None)
 
     def present(self, info, tasks_by_name):
         spec = options.desired_spec(self.params)
@@ -371,6 +447,13 @@ class ContainerManager:
         summary = options.parse_container_info(info)
         diffs = options.differences(spec, summary)
         running = task is not None and task['status'] in ctrs.LIVE
+        restore = summary['labels'].get(ctrs.RESTORE_LABEL)
+        if not diffs and restore and not running:
+            # A recreate was interrupted after the container was made, before its task started.
+            if task is not None:
+                self.run.act('delete task %s' % self.name, self.delete_task_when_stopped)
+            self.restore(spec, ctrs.parse_restore(restore)[1], True)
+            return spec
         if not diffs and not running:
             stale = ctrs.stale_namespaces(spec, summary, tasks_by_name)
             diffs = [(option, 'current namespace of %s' % spec[option], summary['namespaces'].get(kind))
@@ -394,6 +477,9 @@ class ContainerManager:
 
     def absent(self, info, task):
         if info is None:
+            if self.name in ctrs.pending_restores(self.client):
+                # An interrupted recreate removed it: a later create is not to start its task.
+                self.run.act([], ctrs.record_restore, self.client, self.name, None)
             return
         if task is not None:
             if task['status'] in ctrs.LIVE and not self.params['force']:
@@ -403,6 +489,9 @@ class ContainerManager:
                                   % (self.name, task['status'], task['pid']))
             self.stop_and_delete_task(task, info.get('Labels') or {})
         self.run.act('delete container %s' % self.name, ctrs.delete_container, self.client, self.name)
+        if ctrs.RESTORE_LABEL in (info.get('Labels') or {}):
+            # A removed container's task is not to be restored by a later create.
+            self.run.act([], ctrs.record_restore, self.client, self.name, None)
 
 
 def converge(run):

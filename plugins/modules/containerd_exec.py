@@ -46,6 +46,19 @@ options:
       - C(ctr tasks exec) has no option for them, so the command is run through the container's
         C(env) program, which the image must contain.
     type: dict
+  secret_env:
+    description:
+      - Environment variables for the command whose values are secret (tokens, passwords).
+      - The values never appear in an argv (of C(ctr) or of any process in the container), in the result
+        or in a failure. C(ctr tasks exec) has no option for variables and takes no process spec, so they
+        go through the command's standard input to the container's C(sh) (which the image must contain),
+        which reads them with shell builtins, exports them and runs the command with the rest of the input
+        (O(stdin), if given). The command thus gets an end of input instead of none when O(stdin) is unset.
+      - What is not protected, because it is the command's own business; the variables are in the
+        environment of the command (C(/proc/PID/environ), readable by root and the same user), and a
+        command that prints them puts them in RV(stdout) (Ansible hides the exact values there).
+      - A name must not also be in O(env).
+    type: dict
   stdin:
     description: Text given to the command on its standard input.
     type: str
@@ -105,6 +118,13 @@ EXAMPLES = r'''
     stdin: "{{ lookup('file', 'config') }}"
     env:
       MODE: production
+
+- name: Run a command with a token in its environment, never in an argv or the result
+  ctrops.containerd.containerd_exec:
+    container: web
+    argv: [sh, -c, 'wget -q --header "Authorization: Bearer $TOKEN" -O /tmp/data http://api/']
+    secret_env:
+      TOKEN: "{{ vault_api_token }}"
 
 - name: A command that may fail
   ctrops.containerd.containerd_exec:
@@ -183,6 +203,11 @@ def execute(run):
     argv = command_argv(params)
     env = dict((str(k), str(v)) for k, v in (params['env'] or {}).items())
     validate.env_names(env)
+    secret_env = dict((str(k), str(v)) for k, v in (params['secret_env'] or {}).items())
+    validate.env_names(secret_env)
+    both = sorted(set(env) & set(secret_env))
+    if both:
+        raise InvalidInput('Variable %s is in both env and secret_env: keep it in one of them.' % both[0])
     stdin = params['stdin']
     if stdin is not None and params['stdin_add_newline']:
         stdin += '\n'
@@ -190,7 +215,7 @@ def execute(run):
     run.result['exec_id'] = exec_id
     try:
         rc, out, err = ctrs.exec_process(client, name, argv, exec_id, cwd=params['cwd'], user=params['user'],
-                                         env=env, stdin=stdin)
+                                         env=env, stdin=stdin, secret_env=secret_env)
     except CtrError as exc:
         # Only on failure: one more call tells a missing task from a command that could not start.
         try:
@@ -221,6 +246,7 @@ def main():
             cwd=dict(type='str', aliases=['chdir']),
             user=dict(type='str'),
             env=dict(type='dict'),
+            secret_env=dict(type='dict', no_log=True),
             stdin=dict(type='str'),
             stdin_add_newline=dict(type='bool', default=True),
             strip_empty_ends=dict(type='bool', default=True),

@@ -2,11 +2,16 @@
 
 import json
 import os
+import socket
+import tempfile
+import threading
 import time
+import uuid
 
 import pytest
 
 from conftest import remove_container
+from test_containerd_image import ProcScanner
 
 
 def info(containerd, name):
@@ -61,6 +66,8 @@ def test_create_is_predicted_applied_and_idempotent(containerd, run_module, busy
     again = run_module("containerd_container", **dict(args, executable=executable))
     assert again["changed"] is False, again
     assert again["actions"] == []
+    assert again["diff"]["after"] == dict((key, value) for key, value in created["container"].items()
+                                          if key not in ("name", "task")), "the no-op reads what was created"
     assert again["diff"]["before"] == again["diff"]["after"]
     assert count() == 2, "a no-op run should cost containers info + tasks ls"
     assert run_module("containerd_container", check=True, **args)["changed"] is False
@@ -348,7 +355,8 @@ def test_every_option_reads_back_as_created(containerd, run_module, busybox, con
     prediction matches the result, and the next run is a no-op of two ctr calls."""
     import shutil
     name = container_name()
-    args = dict(name=name, image="rig/busybox:1", command=["sleep", "600"], env={"MODE": "all"}, cwd="/tmp",
+    args = dict(name=name, image="rig/busybox:1", command=["sleep", "600"], env={"MODE": "all"},
+                secret_env={"TOKEN": "all-secret"}, cwd="/tmp",
                 mounts=[{"source": str(tmp_path), "destination": "/data", "options": ["rbind", "ro"]}],
                 privileged=True, read_only=True, snapshotter="overlayfs", memory_limit="64m",
                 cpu_quota=50000, cpu_period=100000, restart_policy="always", labels={"team": "all"})
@@ -366,3 +374,170 @@ def test_every_option_reads_back_as_created(containerd, run_module, busybox, con
     again = run_module("containerd_container", **dict(args, executable=executable))
     assert again["changed"] is False, again
     assert count() == 2
+
+
+# -- secrets ---------------------------------------------------------------------------------------------
+
+def env_dirs():
+    import glob
+    return set(glob.glob(os.path.join(tempfile.gettempdir(), "ctrops-env-*")))
+
+
+def test_secret_env_stays_out_of_argv_results_and_failures(containerd, run_module, busybox, container_name):
+    name = container_name()
+    secret, other = "s3cr3t-" + uuid.uuid4().hex, "0th3r-" + uuid.uuid4().hex
+    args = containerd.module_args(name=name, image="rig/busybox:1", command=["sleep", "600"],
+                                  env={"MODE": "plain"}, secret_env={"TOKEN": secret})
+    dirs = env_dirs()
+    with ProcScanner(secret) as scanner:
+        created = run_module("containerd_container", **args)
+        again = run_module("containerd_container", **args)
+    assert created["changed"] is True and again["changed"] is False, (created, again)
+    assert scanner.ctr_scans > 0, "the scanner never saw ctr running"
+    assert scanner.outside_containers() == [], "the secret appeared in %s" % scanner.found
+    spec_env = info(containerd, name)["Spec"]["process"]["env"]
+    assert "TOKEN=" + secret in spec_env and "MODE=plain" in spec_env
+    for result in (created, again):
+        text = json.dumps(result)
+        assert secret not in text and "********" not in text, "values are left out, not masked"
+        assert result["container"]["secret_env"] == ["TOKEN"] and "TOKEN" not in result["container"]["env"]
+    assert env_dirs() <= dirs, "the env file's directory was left behind"
+
+    changed = dict(args, secret_env={"TOKEN": other})
+    refused = run_module("containerd_container", **dict(changed, recreate=False))
+    assert refused.get("failed") is True
+    assert refused["msg"] == ("Container %s exists with another spec (secret_env.TOKEN: wanted '(hidden)', "
+                              "found '(hidden)') and recreate=false: remove it first or set recreate=true." % name)
+    with ProcScanner(other) as scanner:
+        recreated = run_module("containerd_container", **changed)
+    assert scanner.ctr_scans > 0 and scanner.outside_containers() == [], scanner.found
+    assert recreated["changed"] is True and recreated["differences"] == ["secret_env.TOKEN"], recreated
+    assert "TOKEN=" + other in info(containerd, name)["Spec"]["process"]["env"]
+    for text in (json.dumps(refused), json.dumps(recreated)):
+        assert secret not in text and other not in text and "********" not in text
+
+    # A create that fails (an unknown snapshotter) shows neither the values nor the file in its output.
+    broken = run_module("containerd_container", **dict(args, name=container_name("broken"),
+                                                       snapshotter="nosuch"))
+    assert broken.get("failed") is True and broken["msg"], broken
+    assert secret not in json.dumps(broken) and "--env-file" in broken["cmd"], broken
+    assert env_dirs() <= dirs, "the env file's directory was left behind after a failure"
+    bad = run_module("containerd_container", **dict(args, secret_env={"TOKEN": "a\nb"}))
+    assert bad.get("failed") is True and "a value with a line break" in bad["msg"]
+
+
+# -- daemon faults -------------------------------------------------------------------------------------
+
+class SilentDaemon(threading.Thread):
+    """A unix socket that accepts connections and never answers (a hung containerd)."""
+
+    def __init__(self, path):
+        super().__init__(daemon=True)
+        self.server = socket.socket(socket.AF_UNIX)
+        self.server.bind(path)
+        self.server.listen(16)
+        self.server.settimeout(0.1)  # so that run() sees stop() at once
+        self.held = []
+        self.stopped = threading.Event()
+
+    def run(self):
+        while not self.stopped.is_set():
+            try:
+                self.held.append(self.server.accept()[0])
+            except socket.timeout:
+                pass
+
+    def stop(self):
+        self.stopped.set()
+        self.join(5)
+        self.server.close()
+        for conn in self.held:
+            conn.close()
+
+
+def test_a_daemon_that_never_answers_fails_within_timeout(containerd, run_module, tmp_path):
+    path = str(tmp_path / "silent.sock")
+    daemon = SilentDaemon(path)
+    daemon.start()
+    try:
+        began = time.monotonic()
+        result = run_module("containerd_container", **dict(containerd.module_args(
+            name="c-silent", image="rig/busybox:1"), address=path, timeout=3))
+        took = time.monotonic() - began
+    finally:
+        daemon.stop()
+    assert result.get("failed") is True, result
+    assert result["msg"] == ("containerd at %s accepted the connection but did not answer within 3 seconds "
+                             "(option timeout): check that the daemon is healthy (its log, a restart of the "
+                             "service) or raise timeout." % path)
+    assert took < 9, "took %.1f s: ctr 1.6 waits 10 s to dial unless told" % took
+
+
+def test_a_daemon_restarted_between_tasks_serves_the_next_one(containerd, run_module, busybox, container_name):
+    name = container_name()
+    args = containerd.module_args(name=name, image="rig/busybox:1", command=["sleep", "600"])
+    assert run_module("containerd_container", **args)["changed"] is True
+    assert run_module("containerd_task", **containerd.module_args(container=name))["changed"] is True
+    pid = task(containerd, name)[0]
+    containerd.restart()
+    again = run_module("containerd_container", **args)
+    assert again.get("failed") is not True and again["changed"] is False, again
+    task_again = run_module("containerd_task", **containerd.module_args(container=name))
+    assert task_again.get("failed") is not True and task_again["changed"] is False, task_again
+    assert task(containerd, name) == (pid, "RUNNING")
+
+
+# -- interrupted work -----------------------------------------------------------------------------------
+
+def interrupting_ctr(containerd, tmp_path, when, how):
+    """A ctr that ends the module run when it is called for ``when`` (a subcommand): ``fail`` makes ctr
+    fail, ``kill`` kills the module (ctr's parent) as a lost connection or a killed play would."""
+    wrapper = tmp_path / ("ctr-%s" % how)
+    action = ('echo "ctr: simulated interruption" >&2; exit 1' if how == "fail" else "kill -KILL $PPID; exit 1")
+    wrapper.write_text('#!/bin/sh\ncase "$*" in *"%s"*) %s;; esac\nexec %s "$@"\n' % (when, action, containerd.ctr))
+    wrapper.chmod(0o755)
+    return str(wrapper)
+
+
+def test_an_interrupted_recreate_is_repaired_by_the_next_run(containerd, run_module, busybox, container_name,
+                                                             tmp_path):
+    name = container_name()
+    args = containerd.module_args(name=name, image="rig/busybox:1", command=["sleep", "600"], stop_timeout=0)
+    run_module("containerd_container", **args)
+    start(containerd, name)
+
+    # Interrupted between the delete of the old container and the create of the new one.
+    first = dict(args, env={"MODE": "one"})
+    failed = run_module("containerd_container", **dict(
+        first, executable=interrupting_ctr(containerd, tmp_path, "containers create", "fail")))
+    assert failed.get("failed") is True
+    assert failed["msg"] == ("Container %s was removed to be recreated, but creating it again failed: simulated "
+                             "interruption. The next run creates it and starts its task again." % name)
+    assert info(containerd, name) is None and task(containerd, name) is None
+    repaired = run_module("containerd_container", **first)
+    assert repaired["changed"] is True, repaired
+    assert repaired["actions"] == ["create container %s" % name, "start task %s" % name]
+    assert task(containerd, name)[1] == "RUNNING"
+    assert exec_in(containerd, name, "sh", "-c", "echo $MODE").stdout == "one\n"
+
+    # The run killed after the new container was made, before its task started.
+    second = dict(args, env={"MODE": "two"})
+    killed = run_module("containerd_container", **dict(
+        second, executable=interrupting_ctr(containerd, tmp_path, "tasks start", "kill")))
+    assert killed.get("failed") is True
+    assert info(containerd, name) is not None and task(containerd, name) is None
+    repaired = run_module("containerd_container", **second)
+    assert repaired["changed"] is True and repaired["actions"] == ["start task %s" % name], repaired
+    assert task(containerd, name)[1] == "RUNNING"
+    assert exec_in(containerd, name, "sh", "-c", "echo $MODE").stdout == "two\n"
+    done = run_module("containerd_container", **second)
+    assert done["changed"] is False, done
+    assert "restore-task" not in containerd.ctr_run("namespaces", "ls").stdout
+    assert "ctrops.containerd/restore-task" not in info(containerd, name)["Labels"]
+
+    # A container removed after an interrupted recreate: its record goes too, no later create starts a task.
+    run_module("containerd_container", **dict(
+        args, executable=interrupting_ctr(containerd, tmp_path, "containers create", "fail")))
+    assert "restore-task" in containerd.ctr_run("namespaces", "ls").stdout
+    assert run_module("containerd_container", **dict(args, state="absent")).get("failed") is not True
+    assert "restore-task" not in containerd.ctr_run("namespaces", "ls").stdout

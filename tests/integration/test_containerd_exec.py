@@ -1,8 +1,13 @@
 """containerd_exec against the rig's containerd, for every version of the matrix."""
 
+import hashlib
+import json
+import uuid
+
 import pytest
 
 from test_containerd_container import task
+from test_containerd_image import ProcScanner
 
 
 @pytest.fixture
@@ -58,3 +63,35 @@ def test_errors_are_clear(containerd, run_module, running, container_name, busyb
 
     both = run_module("containerd_exec", **containerd.module_args(container=running, argv=["true"], command="true"))
     assert both.get("failed") is True and "mutually exclusive" in both["msg"]
+
+
+def test_secret_env_stays_out_of_argv_and_results(containerd, run_module, running):
+    secret = "s3cr3t-" + uuid.uuid4().hex
+    with ProcScanner(secret) as scanner:
+        # sleep: ctr tasks exec stays alive long enough for the scanner to see it at work.
+        result = run_module("containerd_exec", **containerd.module_args(
+            container=running, argv=["sh", "-c", 'sleep 1; printf %s "$TOKEN" | md5sum; echo "$MODE"; cat'],
+            env={"MODE": "plain"}, secret_env={"TOKEN": secret}, stdin="after"))
+    assert scanner.ctr_scans > 0, "the scanner never saw ctr running"
+    assert scanner.outside_containers() == [], "the secret appeared in %s" % scanner.found
+    assert result.get("failed") is not True, result
+    assert result["stdout_lines"] == [hashlib.md5(secret.encode()).hexdigest() + "  -", "plain", "after"]
+    text = json.dumps(result)
+    assert secret not in text and "********" not in text
+
+
+def test_secret_env_errors_keep_the_value_out(containerd, run_module, running):
+    secret = "s3cr3t-" + uuid.uuid4().hex
+    missing = run_module("containerd_exec", **containerd.module_args(
+        container=running, argv=["nosuchcmd"], secret_env={"TOKEN": secret}))
+    assert missing.get("failed") is True and missing["rc"] == 127 and "nosuchcmd" in missing["stderr"], missing
+    no_task = run_module("containerd_exec", **containerd.module_args(
+        container="nosuch", argv=["true"], secret_env={"TOKEN": secret}))
+    assert no_task.get("failed") is True and no_task["msg"].startswith("Container nosuch has no running task")
+    assert "cmd" in no_task, no_task
+    for result in (missing, no_task):
+        assert secret not in json.dumps(result) and "********" not in json.dumps(result)
+    both = run_module("containerd_exec", **containerd.module_args(
+        container=running, argv=["true"], env={"A": "1"}, secret_env={"A": secret}))
+    assert both.get("failed") is True
+    assert both["msg"] == "Variable A is in both env and secret_env: keep it in one of them."

@@ -43,8 +43,8 @@ def secret_forms(username, password):
 class ProcScanner(threading.Thread):
     """Reads every process's argv and environment while a module runs; records where a secret shows up.
 
-    ``ctr_scans`` counts the passes made while a ctr process existed: a test asserts it is above 0, so a
-    scan that never overlapped the ctr call that gets the password cannot pass unnoticed.
+    ``found`` holds (pid, "cmdline" or "environ", mount namespace) of each sighting; ``ctr_scans`` counts
+    the scans made while a ctr process existed, so a test can prove the scanner saw ctr at work.
     """
 
     def __init__(self, secret):
@@ -67,13 +67,24 @@ class ProcScanner(threading.Thread):
                             data = handle.read()
                     except OSError:
                         continue
-                    if self.secret in data:
-                        self.found.append((pid, what))
-                    if what == "cmdline" and os.path.basename(data.split(b"\0", 1)[0]) == b"ctr":
+                    if what == "cmdline" and os.path.basename(data.split(b"\0")[0]) == b"ctr":
                         saw_ctr = True
+                    if self.secret in data:
+                        self.found.append((pid, what, self.mount_namespace(pid)))
             self.scans += 1
-            if saw_ctr:
-                self.ctr_scans += 1
+            self.ctr_scans += saw_ctr
+
+    @staticmethod
+    def mount_namespace(pid):
+        try:
+            return os.readlink("/proc/%s/ns/mnt" % pid)
+        except OSError:
+            return None
+
+    def outside_containers(self):
+        """The sightings in processes of the host's mount namespace (not inside a container)."""
+        host = self.mount_namespace("self")
+        return [found for found in self.found if found[2] in (host, None) or found[1] == "cmdline"]
 
     def __enter__(self):
         self.start()

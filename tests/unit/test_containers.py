@@ -9,6 +9,7 @@ import pytest
 
 from ansible_collections.ctrops.containerd.plugins.module_utils import container_options as options
 from ansible_collections.ctrops.containerd.plugins.module_utils import containers as ctrs
+from ansible_collections.ctrops.containerd.plugins.module_utils.errors import InvalidInput
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
 VERSIONS = ["1.6", "2.1"]
@@ -145,6 +146,8 @@ SAMPLES = {
     "image": ("rig/web:1", {"Image": "docker.io/rig/web:1"}),
     "command": (["sleep", "1"], {"Spec": {"process": {"args": ["sleep", "1"]}}}),
     "env": ({"A": 1}, {"Spec": {"process": {"env": ["PATH=/bin", "A=1"]}}}),
+    "secret_env": ({"TOKEN": "s3cret"}, {"Labels": {"ctrops.containerd/secret-env": "TOKEN"},
+                                         "Spec": {"process": {"env": ["PATH=/bin", "A=1", "TOKEN=s3cret"]}}}),
     "cwd": ("/tmp", {"Spec": {"process": {"cwd": "/tmp"}}}),
     "user": ("65534:65534", {"Spec": {"process": {"user": {"uid": 65534, "gid": 65534}}}}),
     "hostname": ("box", {"Spec": {"hostname": "box"}}),
@@ -252,6 +255,44 @@ def test_check_mode_prediction_matches_read_back():
         if field not in ("env", "labels", "network_from", "net_host"):
             assert predicted[field] == actual[field], field
     assert set(predicted["env"].items()) <= set(actual["env"].items())
+
+
+def test_secret_env_values_stay_out_of_view_digest_args_and_differences():
+    wanted = options.desired_spec(params(image="rig/busybox:1", secret_env={"TOKEN": "s3cret"}))
+    info = merged(recorded_info("2.1"), SAMPLES["secret_env"][1])
+    summary = options.parse_container_info(info)
+    view = options.container_view(summary)
+    predicted = options.wanted_view(wanted, None, None)
+    labels = options.managed_labels(wanted, None)
+    args = options.create_args("c1", wanted, labels, {}, env_file="/tmp/x/env")
+    assert view["secret_env"] == predicted["secret_env"] == ["TOKEN"]
+    assert "TOKEN" not in view["env"]
+    assert "--env-file" in args and "/tmp/x/env" in args
+    for shown in (view, predicted, labels, args):
+        assert "s3cret" not in repr(shown)
+    changed = options.desired_spec(params(image="rig/busybox:1", secret_env={"TOKEN": "other"}))
+    assert options.spec_digest(changed) == options.spec_digest(wanted), "the digest holds keys only"
+    assert options.differences(changed, summary) == [("secret_env.TOKEN", "(hidden)", "(hidden)")]
+    assert options.differences(wanted, summary) == []
+    removed = options.desired_spec(params(image="rig/busybox:1"))
+    assert options.BY_NAME["secret_env"].differences(removed["secret_env"], summary) == \
+        [("secret_env.TOKEN", None, "(hidden)")]
+
+
+@pytest.mark.parametrize("bad, message", [
+    (dict(secret_env={"A": "x\ny"}), "a value with a line break"),
+    (dict(secret_env={"A": "x"}, env={"A": "y"}), "Variable A is in both env and secret_env"),
+    (dict(secret_env={"A=B": "x"}), "Invalid environment variable name"),
+])
+def test_secret_env_is_checked(bad, message):
+    with pytest.raises(InvalidInput) as raised:
+        options.validate_params(params(image="rig/busybox:1", **bad))
+    assert message in raised.value.message
+
+
+def test_secret_env_input_carries_lines_and_names():
+    text = ctrs.secret_env_input({"B": "two\nlines", "A": ""})
+    assert text == "A\n1\n\nB\n2\ntwo\nlines\n\n"
 
 
 def test_digest_of_the_desired_spec_is_unchanged():
