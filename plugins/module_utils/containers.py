@@ -20,7 +20,7 @@ import shutil
 import tempfile
 import time
 
-from ansible_collections.ctrops.containerd.plugins.module_utils import parsers
+from ansible_collections.ctrops.containerd.plugins.module_utils import namespaces, parsers
 from ansible_collections.ctrops.containerd.plugins.module_utils.client import CtrError, NotFound
 from ansible_collections.ctrops.containerd.plugins.module_utils.labels import label_args
 
@@ -57,7 +57,7 @@ LIVE = ('running', 'paused', 'pausing')
 def parse_task_ps(output):
     """Parse ``ctr tasks ps`` (columns PID INFO) into a list of host PIDs."""
     pids = []
-    for line in parsers._table_rows(output):
+    for line in parsers.table_rows(output):
         field = line.split()[0]
         if field.isdigit():
             pids.append(int(field))
@@ -192,17 +192,15 @@ def parse_restore(value):
 
 def pending_restores(client):
     """{container: wanted task status} recorded on the namespace by a recreate that did not finish."""
-    for name, labels in parsers.parse_namespaces(client.output(['namespaces', 'ls'])).items():
-        if name == client.namespace:
-            return dict((key[len(RESTORE_NS_PREFIX):], value) for key, value in labels.items()
-                        if key.startswith(RESTORE_NS_PREFIX))
-    return {}
+    labels = namespaces.namespaces(client).get(client.namespace) or {}
+    return dict((key[len(RESTORE_NS_PREFIX):], value) for key, value in labels.items()
+                if key.startswith(RESTORE_NS_PREFIX))
 
 
 def record_restore(client, name, status, log_uri=None):
     """Record on the namespace that the task of ``name`` must be ``status`` (None: forget it)."""
-    value = restore_value(status, log_uri) if status else ''
-    client.run(['namespaces', 'label', client.namespace, '%s%s=%s' % (RESTORE_NS_PREFIX, name, value)])
+    value = restore_value(status, log_uri) if status else None
+    namespaces.set_labels(client, client.namespace, {RESTORE_NS_PREFIX + name: value})
 
 
 # -- tasks -----------------------------------------------------------------------------

@@ -36,7 +36,7 @@ def parse_labels(text):
     return labels
 
 
-def _table_rows(output):
+def table_rows(output):
     """Return the data lines of a ctr table (header dropped, blank lines skipped)."""
     lines = [line for line in output.splitlines() if line.strip()]
     return lines[1:] if lines else []
@@ -45,7 +45,7 @@ def _table_rows(output):
 def parse_namespaces(output):
     """Parse ``ctr namespaces ls`` (columns NAME LABELS) into {name: labels}."""
     namespaces = {}
-    for line in _table_rows(output):
+    for line in table_rows(output):
         name, _sep, rest = line.strip().partition(' ')
         namespaces[name] = parse_labels(rest)
     return namespaces
@@ -59,7 +59,7 @@ def parse_tasks(output):
     compare one spelling.
     """
     tasks = {}
-    for line in _table_rows(output):
+    for line in table_rows(output):
         fields = line.split()
         if len(fields) < 3:
             continue
@@ -113,7 +113,7 @@ def parse_images(output):
     comma-joined labels ('-' when none). Same layout in containerd 1.6 and 2.x.
     """
     images = {}
-    for line in _table_rows(output):
+    for line in table_rows(output):
         fields = line.split(None, 6)
         if len(fields) < 6:
             continue
@@ -138,7 +138,7 @@ def parse_image_check(output):
     last field (true/false).
     """
     checked = {}
-    for line in _table_rows(output):
+    for line in table_rows(output):
         fields = line.split()
         if len(fields) < 5:
             continue

@@ -500,10 +500,12 @@ def converge(run):
     name = run.params['name']
     manager = ContainerManager(run)
     info = ctrs.container_info(client, name)
-    tasks_by_name = ctrs.tasks(client)
+    # A task cannot outlive its container: a gone container to keep gone needs no task listing.
+    absent = run.params['state'] == 'absent'
+    tasks_by_name = ctrs.tasks(client) if info is not None or not absent else {}
     task = tasks_by_name.get(name)
     before = options.container_view(options.parse_container_info(info)) if info else dict(exists=False)
-    if run.params['state'] == 'absent':
+    if absent:
         manager.absent(info, task)
         after, after_task = dict(exists=False), None
     else:

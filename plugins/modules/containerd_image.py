@@ -545,7 +545,10 @@ class ImageTask:
         directory = os.path.dirname(os.path.abspath(path))
         if not os.path.isdir(directory):
             raise ModuleError('The directory %s of archive_path does not exist.' % directory)
-        handle, tmp = tempfile.mkstemp(prefix='.%s.' % os.path.basename(path), dir=directory)
+        try:
+            handle, tmp = tempfile.mkstemp(prefix='.%s.' % os.path.basename(path), dir=directory)
+        except OSError as exc:
+            raise ModuleError('Cannot write to %s: %s.' % (directory, exc.strerror or exc))
         os.close(handle)
         try:
             params = self.params

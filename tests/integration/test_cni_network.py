@@ -320,7 +320,7 @@ def test_invalid_config_is_a_clear_error_and_writes_nothing(run_module, tmp_path
     assert result.get("failed") is True, result
     assert fragment in result["msg"], result["msg"]
     assert "Traceback" not in str(result)
-    assert not conf_dir.exists() or not os.listdir(str(conf_dir))
+    assert not conf_dir.exists(), os.listdir(str(conf_dir))
 
 
 def test_name_used_by_another_file_is_refused(run_module, tmp_path):

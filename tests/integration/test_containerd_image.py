@@ -489,3 +489,34 @@ def test_registry_errors_are_clear(containerd, run_module, registries, ns, tmp_p
     assert dead["msg"] == ("containerd is not reachable at %s: the socket does not exist; "
                            "is the containerd service running?" % address)
     assert images(containerd, ns) == {}
+
+
+@pytest.fixture
+def small_fs(tmp_path):
+    """A 256 KiB tmpfs (too small for an image archive), unmounted afterwards; mounting as root is the rig's."""
+    path = tmp_path / "small"
+    path.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k,mode=0755", "ctrops-small", str(path)], check=True)
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", str(path)], check=True)
+
+
+def test_export_to_a_full_or_read_only_target_is_a_sentence_and_leaves_the_old_file(containerd, run_module, ns,
+                                                                                   rig_images, import_image, small_fs):
+    ref = import_image(rig_images["busybox"], namespace=ns)
+    old = small_fs / "busybox.tar"
+    old.write_bytes(b"the archive of yesterday")
+    full = image(containerd, ns, run_module, name=ref, state="exported", archive_path=str(old))
+    assert full.get("failed") is True, full
+    assert "Traceback" not in str(full) and "no space left on device" in full["msg"].lower(), full["msg"]
+    assert full["actions"] == ["export %s to %s" % (ref, old)], full
+    assert old.read_bytes() == b"the archive of yesterday"
+    assert sorted(os.listdir(str(small_fs))) == ["busybox.tar"], "a temporary file was left"
+
+    subprocess.run(["mount", "-o", "remount,ro", str(small_fs)], check=True)
+    read_only = image(containerd, ns, run_module, name=ref, state="exported", archive_path=str(old))
+    assert read_only.get("failed") is True, read_only
+    assert read_only["msg"].startswith("Cannot write to %s: Read-only file system." % small_fs), read_only["msg"]
+    assert old.read_bytes() == b"the archive of yesterday"
