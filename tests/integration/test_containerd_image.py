@@ -504,7 +504,7 @@ def small_fs(tmp_path):
 
 
 def test_export_to_a_full_or_read_only_target_is_a_sentence_and_leaves_the_old_file(containerd, run_module, ns,
-                                                                                   rig_images, import_image, small_fs):
+                                                                                    rig_images, import_image, small_fs):
     ref = import_image(rig_images["busybox"], namespace=ns)
     old = small_fs / "busybox.tar"
     old.write_bytes(b"the archive of yesterday")
