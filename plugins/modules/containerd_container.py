@@ -10,12 +10,15 @@ __metaclass__ = type
 
 DOCUMENTATION = r'''
 module: containerd_container
-short_description: Manage containerd containers (their spec), idempotently
+short_description: Manage containerd containers (their spec) and, in the same task, their task
 version_added: 0.1.0
 description:
   - Create and remove containerd containers as C(ctr containers create|delete) do, idempotently.
   - A container is the spec (image, command, mounts, namespaces, limits); the process that runs it is
-    its task, managed with M(ctrops.containerd.containerd_task).
+    its task. With O(state=running) (or V(paused), V(stopped)) this module also brings the task to that
+    state, as C(ctr run -d) and community.docker's C(docker_container state=started) do (one module run
+    per service). M(ctrops.containerd.containerd_task) stays for task-only work; both share one
+    implementation of the task's steps.
   - The existing container is compared with the wanted options through C(ctr containers info) (its OCI
     spec), so a container recreated or edited outside Ansible is noticed. The options the container was
     created from are also kept as a digest in the label C(ctrops.containerd/spec), so an option removed
@@ -30,6 +33,11 @@ description:
     creates a missing container and starts its task, or starts the task of a new container that has none,
     then drops both records. A failure after the old container was removed says so.
   - "Labels are the exception: labels that differ are set in place, without recreating."
+  - Runs that converge the same container at the same moment (two plays, overlapping jobs) all succeed.
+    On one host, runs of this module and of M(ctrops.containerd.containerd_task) on one container take
+    turns (a lock file under C(/run/ctrops-containerd)); a create that finds the container (or its
+    snapshot) made by another run at the same moment compares it instead of failing, and a start that
+    finds the task started is content.
 options:
   name:
     description:
@@ -38,12 +46,22 @@ options:
     required: true
   state:
     description:
-      - V(present) creates the container, or recreates it when its spec differs.
+      - V(present) creates the container, or recreates it when its spec differs. Its task is left as it
+        is (a running task is stopped and started again around a recreate).
+      - V(running) does what V(present) does, then starts the task (a task that exited is deleted first)
+        or resumes a paused one, detached, with its output in O(log_path) or discarded.
+      - V(paused) does what V(present) does, then freezes the task (its processes keep their PIDs),
+        starting it first if it does not run.
+      - V(stopped) does what V(present) does, then stops a live task with O(stop_signal), SIGKILL after
+        O(stop_timeout). The stopped task is kept (C(ctr tasks ls) shows it as STOPPED). A recreate does
+        not start the task again.
+      - With V(running), V(paused) and V(stopped) the result also carries RV(task) (status, PID), and
+        the diff shows the task's status.
       - V(absent) removes the container and its snapshot. If its task is running (or paused), the
         module fails unless O(force=true); then the task is stopped and deleted first. It also drops the
         record of an interrupted recreate (see the description), so a later create does not start a task.
     type: str
-    choices: [present, absent]
+    choices: [present, absent, running, paused, stopped]
     default: present
   image:
     description:
@@ -180,8 +198,9 @@ options:
     description:
       - Let containerd's restart monitor bring the task back (after a containerd restart, or when it
         exits), through the labels C(containerd.io/restart.policy) and C(containerd.io/restart.status).
-      - The task is only started by M(ctrops.containerd.containerd_task) (which sets the status label to
-        C(running)); stopping it with that module sets it to C(stopped), so the monitor leaves it down.
+      - The task is only started by this module's O(state=running) or by
+        M(ctrops.containerd.containerd_task) (which set the status label to C(running)); stopping it
+        (O(state=stopped), or that module) sets it to C(stopped), so the monitor leaves it down.
       - containerd 1.6 knows no policy label and treats every policy as V(always); the module
         refuses V(on-failure) and V(unless-stopped) there.
     type: str
@@ -199,13 +218,24 @@ options:
     type: bool
     default: false
   stop_signal:
-    description: Signal that stops a running task before a recreate or a forced removal.
+    description:
+      - Signal that stops a running task before a recreate, a forced removal or O(state=stopped)
+        (V(SIGTERM), V(SIGINT), V(15), ...).
     type: str
     default: SIGTERM
   stop_timeout:
     description: Seconds to wait after O(stop_signal) before SIGKILL.
     type: int
     default: 10
+  log_path:
+    description:
+      - File on the host that receives the task's stdout and stderr (ctr's C(--log-uri file://PATH)), as
+        the option of that name of M(ctrops.containerd.containerd_task).
+      - Takes effect when the task starts. A running task that was started with another log file (or
+        none) is restarted.
+      - Without it the output is discarded (C(--null-io)).
+      - Only with O(state=running) or O(state=paused); its directory must exist.
+    type: path
 extends_documentation_fragment:
   - ctrops.containerd.client
   - ctrops.containerd.client.NAMESPACE
@@ -215,7 +245,8 @@ attributes:
     support: full
   diff_mode:
     support: full
-    details: Shows the managed spec fields before and after.
+    details: Shows the managed spec fields before and after, and with a task state the task's status
+      (C(task.status)).
   platform:
     platforms: posix
 notes:
@@ -224,6 +255,7 @@ notes:
     network namespace with O(network_from) set to its path.
 seealso:
   - module: ctrops.containerd.containerd_task
+  - module: ctrops.containerd.containerd_image
   - module: ctrops.containerd.containerd_exec
   - module: ctrops.containerd.containerd_container_info
 author:
@@ -231,6 +263,28 @@ author:
 '''
 
 EXAMPLES = r'''
+- name: A running web server in one task, as ctr run -d (the image was pulled by a containerd_image task)
+  ctrops.containerd.containerd_container:
+    name: web
+    image: nginx:alpine
+    state: running
+    log_path: /var/log/web.log
+    restart_policy: always
+    stop_signal: SIGQUIT
+    stop_timeout: 30
+
+- name: Freeze it (its processes keep their PIDs)
+  ctrops.containerd.containerd_container:
+    name: web
+    image: nginx:alpine
+    state: paused
+
+- name: Stop its task, keeping the container
+  ctrops.containerd.containerd_container:
+    name: web
+    image: nginx:alpine
+    state: stopped
+
 - name: A web server container (the image was pulled by a containerd_image task)
   ctrops.containerd.containerd_container:
     name: web
@@ -246,12 +300,13 @@ EXAMPLES = r'''
     memory_limit: 256m
     restart_policy: always
 
-- name: A sidecar sharing web's network namespace (reaches it on localhost)
+- name: A sidecar sharing web's network namespace (reaches it on localhost), running
   ctrops.containerd.containerd_container:
     name: probe
     image: busybox
     command: [sleep, infinity]
     network_from: web
+    state: running
 
 - name: Host networking
   ctrops.containerd.containerd_container:
@@ -306,6 +361,43 @@ container:
       description: The container's task (status and pid), or null when it has none.
       type: dict
       sample: {status: running, pid: 4242}
+task:
+  description:
+    - The task after the module ran (in check mode, as it would be), with the keys of the C(task) result
+      of M(ctrops.containerd.containerd_task) except C(processes) (which would cost a ctr call).
+  returned: with O(state=running), O(state=paused) and O(state=stopped)
+  type: dict
+  contains:
+    container:
+      description: Name of the container.
+      type: str
+      sample: web
+    status:
+      description: V(running), V(paused), V(stopped), V(created), or null when there is no task.
+      type: str
+      sample: running
+    pid:
+      description: Host PID of the task's init process (null without a task, or before a start in check mode).
+      type: int
+      sample: 4242
+    netns:
+      description: The task's network namespace path, for a CNI attachment.
+      type: str
+      sample: /proc/4242/ns/net
+    log_path:
+      description: The file the task's output goes to, when it was started with one.
+      type: str
+      sample: /var/log/web.log
+    exit_status:
+      description: Exit status of a task this module deleted (to start it again).
+      type: int
+      returned: when a task was deleted
+      sample: 0
+    stopped_by:
+      description: How a stop ended the task, V(signal) or V(killed) (SIGKILL after O(stop_timeout)).
+      type: str
+      returned: when the module stopped a task
+      sample: killed
 differences:
   description: The fields that differed and made the module recreate (or fail with O(recreate=false)).
   returned: when the container existed with another spec
@@ -317,7 +409,7 @@ actions:
   returned: always
   type: list
   elements: str
-  sample: ["stop task web", "delete container web", "create container web", "start task web"]
+  sample: ["create container web", "start task web"]
 '''
 
 from ansible_collections.ctrops.containerd.plugins.module_utils import container_options as options
