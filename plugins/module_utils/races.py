@@ -64,6 +64,7 @@ def act_racing(run, action, holds, func, *args, **kwargs):
             verdict = holds()
             if verdict:
                 forget(run.actions, action)
+                run.lost_races.append(action)
                 return LOST
             if verdict is False or time.time() >= deadline:
                 raise

@@ -39,19 +39,20 @@ class TaskStates:
         self.stop_signal = stop_signal
         self.stop_timeout = stop_timeout
         self.info = dict(container=name)
-        self.acted = False          # whether this machine recorded an action
+        self.acted = False          # whether this machine recorded an action (or lost one to another run)
         self.started_log_uri = False  # the log URI of a task this run starts (False: none started)
 
     def converge(self, state, task, log_path=None):
         """Record (and, outside check mode, take) the steps from ``task`` (a tasks() entry or None) to
         ``state``."""
-        count = len(self.run.actions)
+        count = len(self.run.actions) + len(self.run.lost_races)
         log_uri = ctrs.log_uri_for(log_path)
         if state in ('running', 'paused'):
             getattr(self, state)(task, log_uri)
         else:
             getattr(self, state)(task)
-        self.acted = len(self.run.actions) > count
+        # A step another run took first counts too: the task is read back, not assumed.
+        self.acted = len(self.run.actions) + len(self.run.lost_races) > count
 
     # -- the restart monitor's labels --------------------------------------------------
 

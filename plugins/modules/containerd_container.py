@@ -656,7 +656,7 @@ def converge_locked(run):
         spec = manager.present(info, tasks_by_name)
         recreated = 'differences' in run.result
         labels = manager.labels if manager.labels is not None else (info or {}).get('Labels')
-        if not run.actions:
+        if not run.actions and not run.lost_races:
             after, after_task = before, task
         elif run.check_mode:
             after = options.wanted_view(spec, params['labels'], None if recreated else before)

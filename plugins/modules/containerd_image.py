@@ -386,7 +386,8 @@ class ImageTask:
             predicted = self.from_archive(name, current)
         else:
             predicted = self.from_image(name, current)
-        changed_record = bool(self.actions)
+        # A tag another run made first (lost_races) is read back as well.
+        changed_record = bool(self.actions) or bool(self.run.lost_races)
         if changed_record and not self.check:
             current = self.store.get(name)
             if current is None:
