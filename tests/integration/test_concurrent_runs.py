@@ -81,8 +81,8 @@ def test_a_create_and_start_lost_to_another_run_compare_instead_of_failing(conta
                                                                           container_name, tmp_path):
     name = container_name()
     args = containerd.module_args(name=name, image="rig/busybox:1", command=["sleep", "600"], state="running")
-    beaten = run_module("containerd_container", **dict(args, executable=beaten_ctr(containerd, tmp_path,
-                                                                                   "containers create")))
+    wrapper = beaten_ctr(containerd, tmp_path, "containers create")
+    beaten = run_module("containerd_container", **dict(args, executable=wrapper))
     assert beaten.get("failed") is not True, beaten
     # The container was the other run's work; the start was this run's own.
     assert beaten["actions"] == ["start task %s" % name], beaten
