@@ -77,8 +77,8 @@ def test_task_started_by_several_runs_at_once(containerd, run_module, run_module
     assert task(containerd, name)[1] == "PAUSED"
 
 
-def test_a_create_and_start_lost_to_another_run_compare_instead_of_failing(containerd, run_module, busybox,
-                                                                          container_name, tmp_path):
+def test_a_create_and_start_lost_to_another_run_compare_instead_of_failing(
+        containerd, run_module, busybox, container_name, tmp_path):
     name = container_name()
     args = containerd.module_args(name=name, image="rig/busybox:1", command=["sleep", "600"], state="running")
     wrapper = beaten_ctr(containerd, tmp_path, "containers create")
