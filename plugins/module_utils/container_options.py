@@ -518,8 +518,8 @@ def argument_spec():
 def validate_params(params):
     """Check the options of a present container before any ctr call (InvalidInput)."""
     if not params.get('image'):
-        raise InvalidInput('state=present needs the image option: the image to create container %s from.'
-                           % params.get('name'))
+        raise InvalidInput('state=%s needs the image option: the image to create container %s from.'
+                           % (params.get('state') or 'present', params.get('name')))
     for option in OPTIONS:
         if option.check:
             option.check(params.get(option.name), params)

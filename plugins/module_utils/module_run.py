@@ -35,6 +35,7 @@ class ModuleRun:
         self.params = self.module.params
         self.check_mode = self.module.check_mode
         self.actions = []
+        self.lost_races = []  # actions another run did first (races.act_racing): state to read back, no change
         self.result = {}
         self._client = None
         self._diff = None

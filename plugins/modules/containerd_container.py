@@ -10,12 +10,15 @@ __metaclass__ = type
 
 DOCUMENTATION = r'''
 module: containerd_container
-short_description: Manage containerd containers (their spec), idempotently
+short_description: Manage containerd containers (their spec) and, in the same task, their task
 version_added: 0.1.0
 description:
   - Create and remove containerd containers as C(ctr containers create|delete) do, idempotently.
   - A container is the spec (image, command, mounts, namespaces, limits); the process that runs it is
-    its task, managed with M(ctrops.containerd.containerd_task).
+    its task. With O(state=running) (or V(paused), V(stopped)) this module also brings the task to that
+    state, as C(ctr run -d) and community.docker's C(docker_container state=started) do (one module run
+    per service). M(ctrops.containerd.containerd_task) stays for task-only work; both share one
+    implementation of the task's steps.
   - The existing container is compared with the wanted options through C(ctr containers info) (its OCI
     spec), so a container recreated or edited outside Ansible is noticed. The options the container was
     created from are also kept as a digest in the label C(ctrops.containerd/spec), so an option removed
@@ -30,6 +33,11 @@ description:
     creates a missing container and starts its task, or starts the task of a new container that has none,
     then drops both records. A failure after the old container was removed says so.
   - "Labels are the exception: labels that differ are set in place, without recreating."
+  - Runs that converge the same container at the same moment (two plays, overlapping jobs) all succeed.
+    On one host, runs of this module and of M(ctrops.containerd.containerd_task) on one container take
+    turns (a lock file under C(/run/ctrops-containerd)); a create that finds the container (or its
+    snapshot) made by another run at the same moment compares it instead of failing, and a start that
+    finds the task started is content.
 options:
   name:
     description:
@@ -38,12 +46,22 @@ options:
     required: true
   state:
     description:
-      - V(present) creates the container, or recreates it when its spec differs.
+      - V(present) creates the container, or recreates it when its spec differs. Its task is left as it
+        is (a running task is stopped and started again around a recreate).
+      - V(running) does what V(present) does, then starts the task (a task that exited is deleted first)
+        or resumes a paused one, detached, with its output in O(log_path) or discarded.
+      - V(paused) does what V(present) does, then freezes the task (its processes keep their PIDs),
+        starting it first if it does not run.
+      - V(stopped) does what V(present) does, then stops a live task with O(stop_signal), SIGKILL after
+        O(stop_timeout). The stopped task is kept (C(ctr tasks ls) shows it as STOPPED). A recreate does
+        not start the task again.
+      - With V(running), V(paused) and V(stopped) the result also carries RV(task) (status, PID), and
+        the diff shows the task's status.
       - V(absent) removes the container and its snapshot. If its task is running (or paused), the
         module fails unless O(force=true); then the task is stopped and deleted first. It also drops the
         record of an interrupted recreate (see the description), so a later create does not start a task.
     type: str
-    choices: [present, absent]
+    choices: [present, absent, running, paused, stopped]
     default: present
   image:
     description:
@@ -180,8 +198,9 @@ options:
     description:
       - Let containerd's restart monitor bring the task back (after a containerd restart, or when it
         exits), through the labels C(containerd.io/restart.policy) and C(containerd.io/restart.status).
-      - The task is only started by M(ctrops.containerd.containerd_task) (which sets the status label to
-        C(running)); stopping it with that module sets it to C(stopped), so the monitor leaves it down.
+      - The task is only started by this module's O(state=running) or by
+        M(ctrops.containerd.containerd_task) (which set the status label to C(running)); stopping it
+        (O(state=stopped), or that module) sets it to C(stopped), so the monitor leaves it down.
       - containerd 1.6 knows no policy label and treats every policy as V(always); the module
         refuses V(on-failure) and V(unless-stopped) there.
     type: str
@@ -199,13 +218,24 @@ options:
     type: bool
     default: false
   stop_signal:
-    description: Signal that stops a running task before a recreate or a forced removal.
+    description:
+      - Signal that stops a running task before a recreate, a forced removal or O(state=stopped)
+        (V(SIGTERM), V(SIGINT), V(15), ...).
     type: str
     default: SIGTERM
   stop_timeout:
     description: Seconds to wait after O(stop_signal) before SIGKILL.
     type: int
     default: 10
+  log_path:
+    description:
+      - File on the host that receives the task's stdout and stderr (ctr's C(--log-uri file://PATH)), as
+        the option of that name of M(ctrops.containerd.containerd_task).
+      - Takes effect when the task starts. A running task that was started with another log file (or
+        none) is restarted.
+      - Without it the output is discarded (C(--null-io)).
+      - Only with O(state=running) or O(state=paused); its directory must exist.
+    type: path
 extends_documentation_fragment:
   - ctrops.containerd.client
   - ctrops.containerd.client.NAMESPACE
@@ -215,7 +245,8 @@ attributes:
     support: full
   diff_mode:
     support: full
-    details: Shows the managed spec fields before and after.
+    details: Shows the managed spec fields before and after, and with a task state the task's status
+      (C(task.status)).
   platform:
     platforms: posix
 notes:
@@ -224,6 +255,7 @@ notes:
     network namespace with O(network_from) set to its path.
 seealso:
   - module: ctrops.containerd.containerd_task
+  - module: ctrops.containerd.containerd_image
   - module: ctrops.containerd.containerd_exec
   - module: ctrops.containerd.containerd_container_info
 author:
@@ -231,6 +263,28 @@ author:
 '''
 
 EXAMPLES = r'''
+- name: A running web server in one task, as ctr run -d (the image was pulled by a containerd_image task)
+  ctrops.containerd.containerd_container:
+    name: web
+    image: nginx:alpine
+    state: running
+    log_path: /var/log/web.log
+    restart_policy: always
+    stop_signal: SIGQUIT
+    stop_timeout: 30
+
+- name: Freeze it (its processes keep their PIDs)
+  ctrops.containerd.containerd_container:
+    name: web
+    image: nginx:alpine
+    state: paused
+
+- name: Stop its task, keeping the container
+  ctrops.containerd.containerd_container:
+    name: web
+    image: nginx:alpine
+    state: stopped
+
 - name: A web server container (the image was pulled by a containerd_image task)
   ctrops.containerd.containerd_container:
     name: web
@@ -246,12 +300,13 @@ EXAMPLES = r'''
     memory_limit: 256m
     restart_policy: always
 
-- name: A sidecar sharing web's network namespace (reaches it on localhost)
+- name: A sidecar sharing web's network namespace (reaches it on localhost), running
   ctrops.containerd.containerd_container:
     name: probe
     image: busybox
     command: [sleep, infinity]
     network_from: web
+    state: running
 
 - name: Host networking
   ctrops.containerd.containerd_container:
@@ -306,6 +361,43 @@ container:
       description: The container's task (status and pid), or null when it has none.
       type: dict
       sample: {status: running, pid: 4242}
+task:
+  description:
+    - The task after the module ran (in check mode, as it would be), with the keys of the C(task) result
+      of M(ctrops.containerd.containerd_task) except C(processes) (which would cost a ctr call).
+  returned: with O(state=running), O(state=paused) and O(state=stopped)
+  type: dict
+  contains:
+    container:
+      description: Name of the container.
+      type: str
+      sample: web
+    status:
+      description: V(running), V(paused), V(stopped), V(created), or null when there is no task.
+      type: str
+      sample: running
+    pid:
+      description: Host PID of the task's init process (null without a task, or before a start in check mode).
+      type: int
+      sample: 4242
+    netns:
+      description: The task's network namespace path, for a CNI attachment.
+      type: str
+      sample: /proc/4242/ns/net
+    log_path:
+      description: The file the task's output goes to, when it was started with one.
+      type: str
+      sample: /var/log/web.log
+    exit_status:
+      description: Exit status of a task this module deleted (to start it again).
+      type: int
+      returned: when a task was deleted
+      sample: 0
+    stopped_by:
+      description: How a stop ended the task, V(signal) or V(killed) (SIGKILL after O(stop_timeout)).
+      type: str
+      returned: when the module stopped a task
+      sample: killed
 differences:
   description: The fields that differed and made the module recreate (or fail with O(recreate=false)).
   returned: when the container existed with another spec
@@ -317,22 +409,31 @@ actions:
   returned: always
   type: list
   elements: str
-  sample: ["stop task web", "delete container web", "create container web", "start task web"]
+  sample: ["create container web", "start task web"]
 '''
 
 from ansible_collections.ctrops.containerd.plugins.module_utils import container_options as options
 from ansible_collections.ctrops.containerd.plugins.module_utils import containers as ctrs
 from ansible_collections.ctrops.containerd.plugins.module_utils import validate
-from ansible_collections.ctrops.containerd.plugins.module_utils.client import CtrError
-from ansible_collections.ctrops.containerd.plugins.module_utils.errors import ModuleError
+from ansible_collections.ctrops.containerd.plugins.module_utils.client import CtrError, NotFound
+from ansible_collections.ctrops.containerd.plugins.module_utils.errors import InvalidInput, ModuleError
 from ansible_collections.ctrops.containerd.plugins.module_utils.module_run import ModuleRun
+from ansible_collections.ctrops.containerd.plugins.module_utils.races import act_racing, object_lock
+from ansible_collections.ctrops.containerd.plugins.module_utils.task_state import TaskStates, task_started
+
+# The states that also bring the container's task to a state (present: the container only).
+TASK_STATES = ('running', 'paused', 'stopped')
 
 
 def validate_params(params):
     """Check the options before any call."""
     validate.identifier(params['name'], 'name', 'container name')
-    if params['state'] == 'present':
+    if params['state'] != 'absent':
         options.validate_params(params)
+    if params['log_path'] and params['state'] not in ('running', 'paused'):
+        raise InvalidInput('log_path is where a task this module starts writes its output: it takes '
+                           'state=running or state=paused, not state=%s.' % params['state'])
+    validate.existing_parent(params['log_path'], 'log_path')
 
 
 def resolve_namespaces(client, spec, tasks_by_name):
@@ -349,6 +450,10 @@ class ContainerManager:
         self.client = run.client
         self.params = run.params
         self.name = run.params['name']
+        self.state = run.params['state']
+        self.created = False    # whether create() ran (a create, a recreate or a repair)
+        self.restarted = False  # whether a task is started again (after a recreate, or its repair)
+        self.labels = None      # the labels of the container create() made (check mode predicts with them)
 
     def stop_and_delete_task(self, task, labels):
         act = self.run.act
@@ -369,25 +474,41 @@ class ContainerManager:
             if 'not found' not in exc.message:
                 raise
 
+    def created_as_wanted(self, spec):
+        """After a create that found the container (or its snapshot): whether another run made it as
+        wanted; None while it is not recorded yet (its snapshot is prepared first)."""
+        info = ctrs.container_info(self.client, self.name)
+        if info is None:
+            return None
+        diffs = options.differences(spec, options.parse_container_info(info))
+        if diffs:
+            raise ModuleError('Container %s was created at the same moment by another run, with another spec '
+                              '(%s): run again to recreate it as this task says.'
+                              % (self.name, ', '.join(field for field, _w, _a in diffs[:5])))
+        return True
+
     def create(self, spec, tasks_by_name, old=None, old_task=None):
         """Create (or recreate) the container; restart its task if it was running.
 
         A recreate of a container with a live task records first, on the namespace, that the task must
         run again, and the new container carries the same record until its task started: a run
-        interrupted anywhere in between is repaired by the next one (see restore()).
+        interrupted anywhere in between is repaired by the next one (see restore()). With state=stopped
+        the task is not started again: the declared state wins over the record.
         """
         act = self.run.act
         ns_paths = resolve_namespaces(self.client, spec, tasks_by_name)
         if not ctrs.image_exists(self.client, spec['image']):
             raise ModuleError(ctrs.missing_image_message(spec['image']) % self.client.namespace)
         options.check_versions(spec, self.client.versions, self.client.executable)
-        restart = old_task is not None and old_task['status'] in ctrs.LIVE
+        restart = old_task is not None and old_task['status'] in ctrs.LIVE and self.state != 'stopped'
         labels = options.managed_labels(spec, self.params['labels'])
         log_uri = None
         recorded = False
         if old is None:
             pending = ctrs.pending_restores(self.client).get(self.name)
-            if pending:
+            if pending and self.state == 'stopped':
+                act([], ctrs.record_restore, self.client, self.name, None)
+            elif pending:
                 # An earlier recreate removed the container whose task ran: start it again.
                 restart = recorded = True
                 log_uri = ctrs.parse_restore(pending)[1]
@@ -396,22 +517,29 @@ class ContainerManager:
             if restart:
                 act([], ctrs.record_restore, self.client, self.name, 'running', log_uri)
                 recorded = True
+        if self.params['log_path'] and self.state in ('running', 'paused'):
+            # The task starts with the log file asked for (containerd_task's label says which it has).
+            log_uri = ctrs.log_uri_for(self.params['log_path'])
         if log_uri:
             labels[ctrs.LOG_LABEL] = log_uri
             if spec['restart_policy'] != 'no':
                 labels[ctrs.RESTART_LOGURI] = log_uri
         if restart:
             labels[ctrs.RESTORE_LABEL] = ctrs.restore_value('running', log_uri)
+        self.created, self.labels = True, labels
         removed = []
         try:
             if old is not None:
                 if old_task is not None:
                     self.stop_and_delete_task(old_task, old['labels'])
-                act('delete container %s' % self.name, ctrs.delete_container, self.client, self.name)
+                act_racing(self.run, 'delete container %s' % self.name,
+                           lambda: ctrs.container_info(self.client, self.name) is None,
+                           ctrs.delete_container, self.client, self.name, errors=(NotFound,))
                 removed.append(self.name)
-            act('create container %s' % self.name, ctrs.create_container, self.client,
-                lambda env_file: options.create_args(self.name, spec, labels, ns_paths, env_file=env_file),
-                spec['secret_env'])
+            act_racing(self.run, 'create container %s' % self.name, lambda: self.created_as_wanted(spec),
+                       ctrs.create_container, self.client,
+                       lambda env_file: options.create_args(self.name, spec, labels, ns_paths, env_file=env_file),
+                       spec['secret_env'])
         except ModuleError as exc:
             if removed and not self.run.check_mode:
                 then = ' and starts its task again' if restart else ''
@@ -425,8 +553,10 @@ class ContainerManager:
     def restore(self, spec, log_uri, recorded):
         """Start the task a recreate stopped, then drop the records that asked for it."""
         act = self.run.act
+        self.restarted = True
         try:
-            act('start task %s' % self.name, ctrs.start_task, self.client, self.name, log_uri)
+            act_racing(self.run, 'start task %s' % self.name, lambda: task_started(self.client, self.name),
+                       ctrs.start_task, self.client, self.name, log_uri)
         except ModuleError as exc:
             raise ModuleError('Container %s was recreated, but starting its task again failed: %s The next run '
                               'starts it again.' % (self.name, exc.message.rstrip('.') + '.'), **exc.details())
@@ -435,6 +565,8 @@ class ContainerManager:
             done[ctrs.RESTART_STATUS] = 'running'
             act('set label %s=running' % ctrs.RESTART_STATUS)
         act([], ctrs.set_labels, self.client, self.name, done)
+        if self.labels is not None:
+            self.labels = dict((k, v) for k, v in dict(self.labels, **done).items() if v is not None)
         if recorded:
             act([], ctrs.record_restore, self.client, self.name, None)
 
@@ -452,6 +584,7 @@ class ContainerManager:
             # A recreate was interrupted after the container was made, before its task started.
             if task is not None:
                 self.run.act('delete task %s' % self.name, self.delete_task_when_stopped)
+            self.labels = dict(summary['labels'])
             self.restore(spec, ctrs.parse_restore(restore)[1], True)
             return spec
         if not diffs and not running:
@@ -473,6 +606,7 @@ class ContainerManager:
         if changes:
             self.run.act('set labels %s' % ', '.join(sorted(changes)), ctrs.set_labels, self.client, self.name,
                          changes)
+            self.labels = dict(summary['labels'], **changes)
         return spec
 
     def absent(self, info, task):
@@ -496,12 +630,22 @@ class ContainerManager:
 
 def converge(run):
     validate_params(run.params)
+    # Runs of this collection on one container (containerd_task's too) go one after the other on a host:
+    # a recreate is several steps that another run must not interleave with.
+    wait = run.client.timeout + run.params['stop_timeout'] + 30
+    with object_lock(run, 'container', run.params['name'], wait):
+        converge_locked(run)
+
+
+def converge_locked(run):
     client = run.client
-    name = run.params['name']
+    params = run.params
+    name = params['name']
+    state = params['state']
     manager = ContainerManager(run)
     info = ctrs.container_info(client, name)
     # A task cannot outlive its container: a gone container to keep gone needs no task listing.
-    absent = run.params['state'] == 'absent'
+    absent = state == 'absent'
     tasks_by_name = ctrs.tasks(client) if info is not None or not absent else {}
     task = tasks_by_name.get(name)
     before = options.container_view(options.parse_container_info(info)) if info else dict(exists=False)
@@ -511,15 +655,28 @@ def converge(run):
     else:
         spec = manager.present(info, tasks_by_name)
         recreated = 'differences' in run.result
-        if not run.actions:
+        labels = manager.labels if manager.labels is not None else (info or {}).get('Labels')
+        if not run.actions and not run.lost_races:
             after, after_task = before, task
         elif run.check_mode:
-            after = options.wanted_view(spec, run.params['labels'], None if recreated else before)
-            after_task = task if not recreated else (
-                dict(status='running', pid=None) if task and task['status'] in ctrs.LIVE else None)
+            after = options.wanted_view(spec, params['labels'], None if recreated else before)
+            if manager.restarted:
+                after_task = dict(status='running', pid=None)
+            else:
+                after_task = None if manager.created else task
         else:
-            after = options.container_view(options.parse_container_info(ctrs.container_info(client, name)))
+            new_info = ctrs.container_info(client, name)
+            after = options.container_view(options.parse_container_info(new_info))
+            labels = new_info.get('Labels')
             after_task = ctrs.tasks(client).get(name)
+        if state in TASK_STATES:
+            # The task read with the container (the same tasks listing): a no-op costs no further call.
+            machine = TaskStates(run, name, labels, params['stop_signal'], params['stop_timeout'])
+            machine.converge(state, after_task, params['log_path'])
+            run.result['task'] = result = machine.result(state, after_task, processes=False)
+            after_task = dict(status=result['status'], pid=result['pid']) if result['status'] else None
+            before = dict(before, task=dict(status=task['status'] if task else None))
+            after = dict(after, task=dict(status=result['status']))
     run.result['container'] = dict(after, name=name, task=after_task)
     run.set_diff(before, after, 'container %s' % name)
 
@@ -528,9 +685,10 @@ def main():
     argument_spec = options.argument_spec()
     argument_spec.update(
         name=dict(type='str', required=True),
-        state=dict(type='str', default='present', choices=['present', 'absent']),
+        state=dict(type='str', default='present', choices=['present', 'absent'] + list(TASK_STATES)),
         recreate=dict(type='bool', default=True),
         force=dict(type='bool', default=False),
+        log_path=dict(type='path'),
     )
     run = ModuleRun(argument_spec)
     run.execute(converge, run)

@@ -17,6 +17,9 @@ description:
     C(ctr images pull|import|tag|label|remove|export|mount|unmount) do, idempotently.
   - Names are normalised the way docker and nerdctl do it, so V(nginx:alpine) means
     C(docker.io/library/nginx:alpine).
+  - Runs that pull or tag the same image at the same moment all succeed when they ask for the same
+    thing; a run whose tag or first pull fails because another run got there first compares what that
+    run made instead of failing (or removing it).
 options:
   name:
     description:
@@ -296,6 +299,7 @@ from ansible_collections.ctrops.containerd.plugins.module_utils.images import (
     read_archive,
 )
 from ansible_collections.ctrops.containerd.plugins.module_utils.module_run import ModuleRun
+from ansible_collections.ctrops.containerd.plugins.module_utils.races import act_racing
 from ansible_collections.ctrops.containerd.plugins.module_utils.registry import (
     RegistryClient, RegistryError, check_hosts_dir_files)
 
@@ -382,7 +386,8 @@ class ImageTask:
             predicted = self.from_archive(name, current)
         else:
             predicted = self.from_image(name, current)
-        changed_record = bool(self.actions)
+        # A tag another run made first (lost_races) is read back as well.
+        changed_record = bool(self.actions) or bool(self.run.lost_races)
         if changed_record and not self.check:
             current = self.store.get(name)
             if current is None:
@@ -448,8 +453,14 @@ class ImageTask:
                     raise CtrError('Image %s has no manifest for platform %s: choose another platform or set '
                                    'all_platforms=true.' % (name, platform))
         except CtrError:
-            if not existed and self.store.exists(name):
-                self.store.remove(name)
+            if not existed:
+                record = self.store.get(name)
+                if record is not None and record['complete'] and (record['unpacked'] or not params['unpack']) \
+                        and (not platform or platform_listed(platform, record['platforms'])):
+                    # Another run pulled it at the same moment: what exists is what was asked; keep it.
+                    return
+                if record is not None:
+                    self.store.remove(name)
             raise
 
     def from_archive(self, name, current):
@@ -503,8 +514,20 @@ class ImageTask:
         if current is not None and not params['force']:
             raise ModuleError('Image %s exists and points at %s, not at %s of %s: set force=true to move it.'
                               % (name, current['digest'], found['digest'], source))
-        self.act('tag %s as %s' % (source, name), self.store.tag, source, name, force=current is not None)
+        act_racing(self.run, 'tag %s as %s' % (source, name), lambda: self.tagged_by_another_run(name, found),
+                   self.store.tag, source, name, force=current is not None)
         return dict((key, found[key]) for key in ('digest', 'media_type', 'size', 'platforms'))
+
+    def tagged_by_another_run(self, name, found):
+        """After a tag that found the name taken (ctr 1.6 says "already exists"): another run's tag to the
+        same image is what was asked; a tag to another image stands as without force."""
+        current = self.store.get(name)
+        if current is None:
+            return None
+        if current['digest'] != found['digest'] and not self.params['force']:
+            raise ModuleError('Image %s was tagged at the same moment by another run, at %s, not at %s: set '
+                              'force=true to move it.' % (name, current['digest'], found['digest']))
+        return current['digest'] == found['digest']
 
     # -- exported --------------------------------------------------------------------
 

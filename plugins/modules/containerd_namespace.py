@@ -15,6 +15,8 @@ version_added: 0.1.0
 description:
   - Create, label and remove containerd namespaces, as C(ctr namespaces create|label|remove) do, idempotently.
   - Objects in different namespaces are isolated from each other; equal names may exist in several namespaces.
+  - Runs that create the same namespace at the same moment all succeed; the one whose create finds the
+    namespace made by another run compares its labels instead of failing.
 options:
   name:
     description:
@@ -140,16 +142,25 @@ from ansible_collections.ctrops.containerd.plugins.module_utils.client import Ct
 from ansible_collections.ctrops.containerd.plugins.module_utils.errors import ModuleError
 from ansible_collections.ctrops.containerd.plugins.module_utils.labels import label_changes, label_actions, wanted_labels
 from ansible_collections.ctrops.containerd.plugins.module_utils.module_run import ModuleRun
+from ansible_collections.ctrops.containerd.plugins.module_utils.races import LOST, act_racing
 
 
 def ensure_present(run, name, current_labels):
     params = run.params
     if current_labels is None:
         wanted = wanted_labels({}, params['labels'], True)
-        run.act('create namespace %s' % name, nss.create, run.client, name, wanted)
-        if wanted:
-            run.actions.append('set labels %s' % ', '.join(sorted(wanted)))
-        return wanted
+        raced = {}
+
+        def made_by_another_run():
+            raced['labels'] = nss.namespaces(run.client).get(name)
+            return raced['labels'] is not None
+        if act_racing(run, 'create namespace %s' % name, made_by_another_run, nss.create, run.client, name,
+                      wanted) is not LOST:
+            if wanted:
+                run.actions.append('set labels %s' % ', '.join(sorted(wanted)))
+            return wanted
+        # Another run created it at the same moment: its labels are compared as for any existing namespace.
+        current_labels = raced['labels']
     wanted = wanted_labels(current_labels, params['labels'], params['purge_labels'])
     changes = label_changes(current_labels, wanted)
     if changes:

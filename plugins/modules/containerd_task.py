@@ -162,174 +162,46 @@ actions:
   sample: ["delete task web", "start task web"]
 '''
 
-import os
-
 from ansible_collections.ctrops.containerd.plugins.module_utils import containers as ctrs
 from ansible_collections.ctrops.containerd.plugins.module_utils import validate
-from ansible_collections.ctrops.containerd.plugins.module_utils.client import CtrError
 from ansible_collections.ctrops.containerd.plugins.module_utils.errors import ModuleError
 from ansible_collections.ctrops.containerd.plugins.module_utils.module_run import ModuleRun
-
-LIVE = ctrs.LIVE
-
-
-class TaskManager:
-    def __init__(self, run):
-        self.run = run
-        self.client = run.client
-        self.params = run.params
-        self.name = run.params['container']
-        self.act = run.act
-        self.info = dict(container=self.name)
-        self.labels = {}
-
-    @property
-    def has_restart_policy(self):
-        return ctrs.RESTART_STATUS in self.labels
-
-    def restart_status(self, value):
-        """Keep the restart monitor's wanted status in step with the task."""
-        if self.has_restart_policy and self.labels.get(ctrs.RESTART_STATUS) != value:
-            self.act('set label %s=%s' % (ctrs.RESTART_STATUS, value), ctrs.set_labels, self.client, self.name,
-                     {ctrs.RESTART_STATUS: value})
-
-    def delete(self, status):
-        def _delete():
-            if status in LIVE:
-                ctrs.wait_status(self.client, self.name, ('stopped', 'created', None))
-            self.info['exit_status'] = ctrs.delete_task(self.client, self.name)
-        self.act('delete task %s' % self.name, _delete)
-
-    def stop(self, task):
-        self.restart_status('stopped')
-        self.act('stop task %s (%s, SIGKILL after %ss)'
-                 % (self.name, self.params['stop_signal'], self.params['stop_timeout']), self.stop_now, task)
-
-    def stop_now(self, task):
-        self.info['stopped_by'] = ctrs.stop_task(self.client, self.name, task, self.params['stop_signal'],
-                                                 self.params['stop_timeout'])
-        ctrs.wait_status(self.client, self.name, ('stopped', 'created', None))
-
-    def start(self, log_uri):
-        self.act('start task %s' % self.name, ctrs.start_task, self.client, self.name, log_uri)
-        labels = {}
-        if self.labels.get(ctrs.LOG_LABEL) != (log_uri or None):
-            labels[ctrs.LOG_LABEL] = log_uri or None
-            if self.has_restart_policy:
-                labels[ctrs.RESTART_LOGURI] = log_uri or None
-        if self.has_restart_policy and self.labels.get(ctrs.RESTART_STATUS) != 'running':
-            labels[ctrs.RESTART_STATUS] = 'running'
-        labels = dict((k, v) for k, v in labels.items() if v is not None or k in self.labels)
-        if labels:
-            self.act('set labels %s' % ', '.join(sorted(labels)), ctrs.set_labels, self.client, self.name, labels)
-
-    def running(self, task):
-        status = task['status'] if task else None
-        log_uri = ctrs.log_uri_for(self.params['log_path'])
-        if status in LIVE and log_uri and self.labels.get(ctrs.LOG_LABEL) != log_uri:
-            self.stop(task)
-            self.delete('stopped')
-            self.start(log_uri)
-        elif status in ('paused', 'pausing'):
-            self.act('resume task %s' % self.name, self.client.run, ['tasks', 'resume', self.name])
-            self.restart_status('running')
-        elif status == 'running':
-            self.restart_status('running')
-        else:
-            if status is not None:
-                self.delete(status)
-            self.start(log_uri)
-
-    def paused(self, task):
-        status = task['status'] if task else None
-        if status in ('paused', 'pausing'):
-            return
-        if status != 'running':
-            self.running(task)
-        self.act('pause task %s' % self.name, self.pause)
-
-    def pause(self):
-        try:
-            self.client.run(['tasks', 'pause', self.name])
-        except CtrError:
-            current = ctrs.tasks(self.client).get(self.name)
-            if current is None or current['status'] in LIVE:
-                raise
-            raise ModuleError('The task of container %s is %s: its command ended before the task could '
-                              'be paused; give the container a command that keeps running.'
-                              % (self.name, current['status']))
-
-    def stopped(self, task):
-        status = task['status'] if task else None
-        if status in LIVE:
-            self.stop(task)
-        else:
-            self.restart_status('stopped')
-
-    def absent(self, task):
-        status = task['status'] if task else None
-        if status in LIVE:
-            self.stop(task)
-        elif task is not None:
-            self.restart_status('stopped')
-        if task is not None:
-            self.delete('stopped')
+from ansible_collections.ctrops.containerd.plugins.module_utils.races import object_lock
+from ansible_collections.ctrops.containerd.plugins.module_utils.task_state import STATES, TaskStates
 
 
-def predicted(state, task):
-    """The task as check mode expects it after ``state``."""
-    if state == 'absent':
-        return None
-    if state == 'running':
-        return dict(status='running', pid=task['pid'] if task and task['status'] in LIVE else None)
-    if state == 'paused':
-        return dict(status='paused', pid=task['pid'] if task else None)
-    return dict(status='stopped', pid=task['pid'] if task else None) if task else None
+def validate_params(params):
+    validate.identifier(params['container'], 'container', 'container name')
+    validate.signal(params['stop_signal'])
+    validate.non_negative(params['stop_timeout'], 'stop_timeout')
+    validate.existing_parent(params['log_path'], 'log_path')
 
 
 def converge(run):
     params = run.params
-    validate.identifier(params['container'], 'container', 'container name')
-    validate.signal(params['stop_signal'])
-    validate.non_negative(params['stop_timeout'], 'stop_timeout')
-    if params['log_path'] and not os.path.isdir(os.path.dirname(params['log_path']) or '/'):
-        raise ModuleError('The directory of log_path %s does not exist: create it first.' % params['log_path'])
+    validate_params(params)
     name = params['container']
     state = params['state']
     client = run.client
-    manager = TaskManager(run)
-    task = ctrs.tasks(client).get(name)
-    info = ctrs.container_info(client, name)
-    if info is None and state in ('running', 'paused'):
-        raise ModuleError('Container %s does not exist in namespace %s: create it first with '
-                          'ctrops.containerd.containerd_container.' % (name, client.namespace))
-    # A container that does not exist has no task: stopped and absent hold already.
-    manager.labels = (info or {}).get('Labels') or {}
-    if info is not None:
-        getattr(manager, state)(task)
-    if not run.actions:
-        after = task
-    elif run.check_mode:
-        after = predicted(state, task)
-    else:
-        after = ctrs.tasks(client).get(name)
-    if after and after['status'] in LIVE and after['pid'] and not run.check_mode:
-        manager.info['processes'] = ctrs.task_processes(client, name)
-    result = manager.info
-    result.update(status=after['status'] if after else None, pid=(after or {}).get('pid') or None)
-    result['netns'] = '/proc/%d/ns/net' % result['pid'] if result['pid'] else None
-    result.setdefault('processes', [])
-    log_uri = (manager.labels.get(ctrs.LOG_LABEL) if not run.actions or state != 'running'
-               else ctrs.log_uri_for(params['log_path']))
-    result['log_path'] = log_uri[len('file://'):] if log_uri and log_uri.startswith('file://') else None
-    run.result['task'] = result
+    # containerd_container's task states take the same lock: runs on one container go one after the other.
+    with object_lock(run, 'container', name, wait=client.timeout + params['stop_timeout'] + 30):
+        task = ctrs.tasks(client).get(name)
+        info = ctrs.container_info(client, name)
+        if info is None and state in ('running', 'paused'):
+            raise ModuleError('Container %s does not exist in namespace %s: create it first with '
+                              'ctrops.containerd.containerd_container.' % (name, client.namespace))
+        machine = TaskStates(run, name, (info or {}).get('Labels'), params['stop_signal'], params['stop_timeout'])
+        # A container that does not exist has no task: stopped and absent hold already.
+        if info is not None:
+            machine.converge(state, task, params['log_path'])
+        run.result['task'] = result = machine.result(state, task)
     run.set_diff(dict(status=task['status'] if task else None), dict(status=result['status']), 'task %s' % name)
 
 
 def main():
     run = ModuleRun(dict(
         container=dict(type='str', required=True, aliases=['name']),
-        state=dict(type='str', default='running', choices=['running', 'paused', 'stopped', 'absent']),
+        state=dict(type='str', default='running', choices=list(STATES)),
         log_path=dict(type='path'),
         stop_signal=dict(type='str', default='SIGTERM', aliases=['signal']),
         stop_timeout=dict(type='int', default=10),

@@ -34,11 +34,14 @@ SCENARIOS = [
     ("containerd_container", {"name": "bench-c", "image": "{image}", "command": ["sleep", "600"]}),
     ("containerd_task", {"container": "bench-c", "state": "running"}),
     ("containerd_container_info", {"name": ["bench-c"]}),
+    ("containerd_container", {"name": "bench-r", "image": "{image}", "command": ["sleep", "600"],
+                              "state": "running"}),
     ("cni_network", {"name": "bench-net", "conf_dir": "{tmp}/net.d", "bin_dirs": ["{plugins}"],
                      "bridge": "bench0", "subnet": "10.250.77.0/24"}),
     ("registry_push", {"name": "{image}", "destination": "{registry}/bench/busybox:1", "plain_http": True}),
     ("containerd_task", {"container": "bench-c", "state": "absent"}),
     ("containerd_container", {"name": "bench-c", "state": "absent"}),
+    ("containerd_container", {"name": "bench-r", "state": "absent", "force": True, "stop_timeout": 0}),
 ]
 CNI_PLUGINS = "/usr/lib/cni"
 

@@ -541,3 +541,144 @@ def test_an_interrupted_recreate_is_repaired_by_the_next_run(containerd, run_mod
     assert "restore-task" in containerd.ctr_run("namespaces", "ls").stdout
     assert run_module("containerd_container", **dict(args, state="absent")).get("failed") is not True
     assert "restore-task" not in containerd.ctr_run("namespaces", "ls").stdout
+
+
+# -- task states: a running container in one task ---------------------------------------------------
+
+# PID 1 handles SIGTERM (exits at once) and writes to its stdout (the log file).
+TRAPS_TERM = ["sh", "-c", "trap 'exit 0' TERM; echo started; while true; do sleep 0.2; done"]
+
+
+def test_running_creates_and_starts_in_one_task(containerd, run_module, busybox, container_name, tmp_path,
+                                                counting_ctr):
+    name = container_name()
+    log = tmp_path / "web.log"
+    args = containerd.module_args(name=name, image="rig/busybox:1", command=TRAPS_TERM, state="running",
+                                  log_path=str(log))
+
+    predicted = run_module("containerd_container", check=True, **args)
+    assert predicted["changed"] is True, predicted
+    assert predicted["actions"] == ["create container %s" % name, "start task %s" % name]
+    assert predicted["task"]["status"] == "running" and predicted["task"]["pid"] is None
+    assert predicted["diff"]["before"] == {"exists": False, "task": {"status": None}}
+    assert predicted["diff"]["after"]["task"] == {"status": "running"}
+    assert info(containerd, name) is None and task(containerd, name) is None, "check mode changed something"
+
+    started = run_module("containerd_container", **args)
+    assert started["changed"] is True, started
+    assert started["actions"] == predicted["actions"]
+    pid, status = task(containerd, name)
+    assert status == "RUNNING"
+    assert started["task"] == {"container": name, "status": "running", "pid": pid, "netns": "/proc/%d/ns/net" % pid,
+                               "log_path": str(log)}
+    assert started["container"]["task"] == {"status": "running", "pid": pid}
+    assert started["diff"]["before"] == {"exists": False, "task": {"status": None}}
+    assert started["diff"]["after"]["task"] == {"status": "running"}
+    assert started["diff"]["after"]["command"] == TRAPS_TERM
+    deadline = time.monotonic() + 5
+    while "started" not in (log.read_text() if log.exists() else "") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert log.read_text().startswith("started\n")
+
+    executable, count = counting_ctr
+    again = run_module("containerd_container", **dict(args, executable=executable))
+    assert again["changed"] is False and again["actions"] == [], again
+    assert again["task"]["pid"] == pid and again["task"]["log_path"] == str(log)
+    assert again["diff"]["before"] == again["diff"]["after"]
+    assert count() == 2, "a no-op run of a running container should cost containers info + tasks ls"
+    checked = run_module("containerd_container", check=True, **args)
+    assert checked["changed"] is False and checked["task"]["pid"] == pid
+
+
+def test_paused_stopped_and_running_again(containerd, run_module, busybox, container_name):
+    name = container_name()
+    base = containerd.module_args(name=name, image="rig/busybox:1", command=TRAPS_TERM)
+    pid = run_module("containerd_container", **dict(base, state="running"))["task"]["pid"]
+
+    predicted = run_module("containerd_container", check=True, **dict(base, state="paused"))
+    assert predicted["actions"] == ["pause task %s" % name] and predicted["task"]["status"] == "paused"
+    assert task(containerd, name) == (pid, "RUNNING"), "check mode paused the task"
+    paused = run_module("containerd_container", **dict(base, state="paused"))
+    assert paused["changed"] is True and paused["actions"] == predicted["actions"], paused
+    assert task(containerd, name) == (pid, "PAUSED") and paused["task"]["pid"] == pid
+    assert paused["diff"]["before"]["task"] == {"status": "running"}
+    assert paused["diff"]["after"]["task"] == {"status": "paused"}
+    assert run_module("containerd_container", **dict(base, state="paused"))["changed"] is False
+
+    stop = dict(base, state="stopped", stop_timeout=20)
+    predicted = run_module("containerd_container", check=True, **stop)
+    assert predicted["actions"] == ["stop task %s (SIGTERM, SIGKILL after 20s)" % name]
+    assert predicted["task"]["status"] == "stopped"
+    stopped = run_module("containerd_container", **stop)
+    assert stopped["changed"] is True and stopped["actions"] == predicted["actions"], stopped
+    assert stopped["task"]["status"] == "stopped" and stopped["task"]["stopped_by"] == "signal"
+    assert task(containerd, name)[1] == "STOPPED"
+    assert run_module("containerd_container", **stop)["changed"] is False
+
+    # running from a stopped task: the exited task is deleted and a new one started.
+    again = run_module("containerd_container", **dict(base, state="running"))
+    assert again["actions"] == ["delete task %s" % name, "start task %s" % name], again
+    assert task(containerd, name)[1] == "RUNNING" and again["task"]["pid"] != pid
+
+
+def test_recreate_keeps_the_declared_task_state(containerd, run_module, busybox, container_name):
+    name = container_name()
+    base = containerd.module_args(name=name, image="rig/busybox:1", command=["sleep", "600"], stop_timeout=1)
+    pid = run_module("containerd_container", **dict(base, state="running"))["task"]["pid"]
+
+    new_env = dict(base, state="running", env={"MODE": "new"})
+    predicted = run_module("containerd_container", check=True, **new_env)
+    assert predicted["actions"] == ["stop task %s" % name, "delete task %s" % name, "delete container %s" % name,
+                                    "create container %s" % name, "start task %s" % name]
+    assert predicted["task"]["status"] == "running"
+    recreated = run_module("containerd_container", **new_env)
+    assert recreated["actions"] == predicted["actions"], recreated
+    new_pid = recreated["task"]["pid"]
+    assert new_pid != pid and task(containerd, name) == (new_pid, "RUNNING")
+    assert exec_in(containerd, name, "sh", "-c", "echo $MODE").stdout == "new\n"
+    assert run_module("containerd_container", **new_env)["changed"] is False
+
+    # state=stopped does not start the new container's task again.
+    stopped_env = dict(base, state="stopped", env={"MODE": "other"})
+    predicted = run_module("containerd_container", check=True, **stopped_env)
+    recreated = run_module("containerd_container", **stopped_env)
+    assert recreated["actions"] == predicted["actions"] == [
+        "stop task %s" % name, "delete task %s" % name, "delete container %s" % name, "create container %s" % name]
+    assert recreated["task"]["status"] is None and task(containerd, name) is None
+    assert run_module("containerd_container", **stopped_env)["changed"] is False
+
+
+def test_running_with_a_restart_policy_sets_the_monitor_label(containerd, run_module, busybox, container_name):
+    name = container_name()
+    args = containerd.module_args(name=name, image="rig/busybox:1", command=["sleep", "600"], state="running",
+                                  restart_policy="always")
+    label = "containerd.io/restart.status"
+    predicted = run_module("containerd_container", check=True, **args)
+    started = run_module("containerd_container", **args)
+    assert started["actions"] == predicted["actions"] == [
+        "create container %s" % name, "start task %s" % name, "set labels %s" % label], started
+    assert info(containerd, name)["Labels"][label] == "running"
+    assert run_module("containerd_container", **args)["changed"] is False
+    stopped = run_module("containerd_container", **dict(args, state="stopped", stop_timeout=0))
+    assert stopped["actions"][0] == "set label %s=stopped" % label, stopped
+    assert info(containerd, name)["Labels"][label] == "stopped"
+
+
+def test_task_state_errors_are_clear(containerd, run_module, busybox, container_name, tmp_path):
+    name = container_name()
+    base = containerd.module_args(name=name, image="rig/busybox:1", command=["sleep", "600"])
+    for state in ("present", "stopped", "absent"):
+        wrong = run_module("containerd_container", **dict(base, state=state, log_path=str(tmp_path / "x.log")))
+        assert wrong.get("failed") is True, wrong
+        assert wrong["msg"] == ("log_path is where a task this module starts writes its output: it takes "
+                                "state=running or state=paused, not state=%s." % state)
+    no_dir = run_module("containerd_container", **dict(base, state="running",
+                                                       log_path=str(tmp_path / "nope" / "x.log")))
+    assert no_dir.get("failed") is True
+    assert no_dir["msg"] == "The directory of log_path %s does not exist: create it first." % (
+        tmp_path / "nope" / "x.log")
+    no_image = run_module("containerd_container", **containerd.module_args(name=name, state="running"))
+    assert no_image.get("failed") is True
+    assert no_image["msg"] == ("state=running needs the image option: the image to create container %s from."
+                               % name)
+    assert info(containerd, name) is None and task(containerd, name) is None
