@@ -33,20 +33,20 @@ fi
 # Debian's containerd package starts nothing without systemd, but make sure a
 # distro daemon never shares state with the rig.
 
-# containerd 2.x and CNI plugins 1.9 from Debian unstable, unpacked into a cache
+# containerd 2.x and CNI plugins 1.9 from Debian unstable (1.7 from stable), unpacked into a cache
 # outside the repository (never installed system-wide). The Debian mirror is
 # this machine's own (its apt configuration) or $CTROPS_DEBIAN_MIRROR: vm.py
 # looks it up for this script and for debootstrap alike.
-fetch_sid() {  # package dest
-  local pkg=$1 dest=$2
+fetch_debian() {  # suite package dest
+  local suite=$1 pkg=$2 dest=$3
   [ -e "$dest/.complete" ] && return 0
   local mirror; mirror=$(python3 "$repo/extensions/molecule/vm.py" debian-mirror)
   local work; work=$(mktemp -d)
   mkdir -p "$work/lists/partial" "$work/cache/archives/partial"
-  echo "deb $mirror $SID_SUITE main" > "$work/sources.list"
+  echo "deb $mirror $suite main" > "$work/sources.list"
   local opts=(-o Dir::Etc::SourceList="$work/sources.list" -o Dir::Etc::SourceParts=/dev/null
               -o Dir::State::Lists="$work/lists" -o Dir::Cache="$work/cache" -o APT::Sandbox::User=root)
-  log "fetching $pkg from Debian $SID_SUITE"
+  log "fetching $pkg from Debian $suite"
   apt-get "${opts[@]}" update -qq
   (cd "$work" && apt-get "${opts[@]}" download -qq "$pkg")
   rm -rf "$dest"; mkdir -p "$dest"
@@ -56,8 +56,10 @@ fetch_sid() {  # package dest
   rm -rf "$work"
 }
 mkdir -p "$CTROPS_CACHE"
-fetch_sid containerd "$CTROPS_CACHE/containerd-sid"
-fetch_sid containernetworking-plugins "$CTROPS_CACHE/cni-plugins-sid"
+fetch_debian "$SID_SUITE" containerd "$CTROPS_CACHE/containerd-sid"
+fetch_debian "$SID_SUITE" containernetworking-plugins "$CTROPS_CACHE/cni-plugins-sid"
+# containerd 1.7, the line between bookworm's 1.6 and unstable's 2.x, from Debian's current stable.
+fetch_debian "$STABLE_SUITE" containerd "$CTROPS_CACHE/containerd-stable"
 
 # The Python tools, pinned in requirements-dev.txt.
 venv="$repo/.venv"

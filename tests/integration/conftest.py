@@ -5,13 +5,16 @@ import uuid
 
 import pytest
 
-from rig.containerd import MATRIX, Containerd, available_versions
+from rig.containerd import EDGES, MATRIX, Containerd, available_versions
 
 
 def pytest_generate_tests(metafunc):
-    """Every test that uses ``containerd`` runs once per containerd version of the matrix."""
+    """Every test that uses ``containerd`` runs on the oldest and the newest containerd of the matrix;
+    one test per module (marked smoke) runs on every version between them too."""
     if "containerd" in metafunc.fixturenames:
-        metafunc.parametrize("containerd", sorted(MATRIX), indirect=True, scope="session")
+        smoke = metafunc.definition.get_closest_marker("smoke") is not None
+        versions = [v for v in sorted(MATRIX) if smoke or v in EDGES]
+        metafunc.parametrize("containerd", versions, indirect=True, scope="session")
 
 
 @pytest.fixture(scope="session")

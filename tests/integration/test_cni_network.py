@@ -337,6 +337,7 @@ def test_name_used_by_another_file_is_refused(run_module, tmp_path):
 
 # -- attachments ------------------------------------------------------------------------
 
+@pytest.mark.smoke
 def test_attach_reach_reattach_repair_and_detach(containerd, run_module, rig_images, import_image, net, uid):
     net.containerd = containerd
     define(run_module, net)

@@ -38,6 +38,7 @@ def exec_in(containerd, name, *argv, check=True):
                               check=check)
 
 
+@pytest.mark.smoke
 def test_create_is_predicted_applied_and_idempotent(containerd, run_module, busybox, container_name, counting_ctr):
     name = container_name()
     args = containerd.module_args(name=name, image="rig/busybox:1", command=["sleep", "600"],

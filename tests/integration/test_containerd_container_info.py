@@ -1,6 +1,9 @@
 """containerd_container_info against the rig's containerd, for every version of the matrix."""
 
+import pytest
 
+
+@pytest.mark.smoke
 def test_info_lists_by_name_and_label_with_task(containerd, run_module, busybox, container_name, counting_ctr):
     one, two = container_name("one"), container_name("two")
     for name, team in ((one, "web"), (two, "db")):

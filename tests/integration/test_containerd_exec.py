@@ -19,6 +19,7 @@ def running(containerd, run_module, busybox, container_name):
     return name
 
 
+@pytest.mark.smoke
 def test_exec_returns_rc_stdout_stderr(containerd, run_module, running, counting_ctr):
     executable, count = counting_ctr
     result = run_module("containerd_exec", **containerd.module_args(

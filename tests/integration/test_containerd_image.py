@@ -95,6 +95,7 @@ class ProcScanner(threading.Thread):
         self.join()
 
 
+@pytest.mark.smoke
 def test_pull_is_predicted_applied_idempotent_and_cheap(containerd, run_module, registries, rig_images, ns,
                                                         counting_ctr):
     http = registries["http"]

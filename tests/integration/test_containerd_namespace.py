@@ -16,6 +16,7 @@ def ns(containerd, uid):
     containerd.ctr_run("namespaces", "rm", name, check=False)
 
 
+@pytest.mark.smoke
 def test_create_is_predicted_applied_and_idempotent(containerd, run_module, ns):
     args = containerd.module_args(name=ns, labels={"team": "web"})
 

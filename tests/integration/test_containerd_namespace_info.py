@@ -13,6 +13,7 @@ def two_namespaces(containerd, uid):
         containerd.ctr_run("namespaces", "rm", name, check=False)
 
 
+@pytest.mark.smoke
 def test_lists_by_name_and_label_in_one_call(containerd, run_module, two_namespaces, counting_ctr):
     web, db = two_namespaces
     everything = run_module("containerd_namespace_info", **containerd.module_args())

@@ -32,6 +32,7 @@ def wait_task_status(containerd, name, status, timeout=10):
     pytest.fail("task %s did not reach %s: %s" % (name, status, task(containerd, name)))
 
 
+@pytest.mark.smoke
 def test_running_is_predicted_applied_and_idempotent(containerd, run_module, make_container, tmp_path, counting_ctr):
     name = make_container(TRAPS_TERM)
     log = tmp_path / "task.log"

@@ -36,6 +36,7 @@ def local_names(containerd, ns):
     return containerd.ctr_run("images", "ls", "-q", namespace=ns).stdout.split()
 
 
+@pytest.mark.smoke
 def test_push_only_when_the_remote_differs(containerd, run_module, registries, ns, local, uid, tmp_path,
                                            counting_ctr):
     http = registries["http"]

@@ -19,8 +19,12 @@ CACHE = os.environ.get("CTROPS_CACHE", "/var/cache/ctrops-tests")
 # containerd, containerd-shim-runc-v2 and ctr. Debian 12's runc serves both.
 MATRIX = {
     "1.6": "/usr/bin",
+    "1.7": os.path.join(CACHE, "containerd-stable", "usr", "bin"),
     "2.1": os.path.join(CACHE, "containerd-sid", "usr", "bin"),
 }
+# Every integration test runs on the oldest and the newest; tests marked smoke also on those between.
+EDGES = (min(MATRIX, key=lambda v: tuple(map(int, v.split(".")))),
+         max(MATRIX, key=lambda v: tuple(map(int, v.split(".")))))
 RUNC_DIR = "/usr/sbin"
 
 CONFIG = """\
