@@ -32,8 +32,11 @@ lint: setup collection
 unit: setup collection
 	@bash .ci/suite.sh unit $(BIN)/pytest tests/unit $(PYTEST_ARGS)
 
+# Two workers (pytest-xdist): tests spend much of their time waiting (tasks starting and stopping,
+# polls, daemons), which two workers overlap. INTEGRATION_WORKERS=0 runs them in one process.
+INTEGRATION_WORKERS ?= 2
 integration: setup collection
-	@bash .ci/suite.sh integration $(BIN)/pytest tests/integration $(PYTEST_ARGS)
+	@bash .ci/suite.sh integration $(BIN)/pytest tests/integration -n $(INTEGRATION_WORKERS) $(PYTEST_ARGS)
 
 molecule: setup collection
 	@bash .ci/suite.sh molecule bash extensions/molecule/run.sh

@@ -19,8 +19,20 @@ def network_objects():
     return names
 
 
+IP_FORWARD = "/proc/sys/net/ipv4/ip_forward"
+
+
+def _is_worker(config):
+    return hasattr(config, "workerinput")
+
+
 def pytest_sessionstart(session):
     session.config._network_before = network_objects()
+    # The bridge plugin (isGateway) turns on ip_forward. Put back what the machine had, once, at the
+    # very end: with pytest-xdist a worker's own restore could undo another worker's bridge.
+    if not _is_worker(session.config):
+        with open(IP_FORWARD) as handle:
+            session.config._ip_forward_before = handle.read().strip()
 
 
 def pytest_sessionfinish(session, exitstatus):
@@ -29,6 +41,10 @@ def pytest_sessionfinish(session, exitstatus):
     Everything the rig starts lives under pytest's base temporary directory, so
     its path in a command line or a mount point identifies a leftover.
     """
+    before_forward = getattr(session.config, "_ip_forward_before", None)
+    if before_forward is not None:
+        with open(IP_FORWARD, "w") as handle:
+            handle.write(before_forward)
     leaks = []
     factory = getattr(session.config, "_tmp_path_factory", None)
     if factory is not None and factory._basetemp is not None:
@@ -42,7 +58,7 @@ def pytest_sessionfinish(session, exitstatus):
     # Links and netns are machine-wide: compared only when no other test session
     # may run beside this one (`make test`, CI), where a difference is ours.
     before = getattr(session.config, "_network_before", None)
-    if os.environ.get("CTROPS_EXCLUSIVE") and before is not None and not hasattr(session.config, "workerinput"):
+    if os.environ.get("CTROPS_EXCLUSIVE") and before is not None and not _is_worker(session.config):
         new = sorted(network_objects() - before)
         if new:
             leaks.append("network objects %s" % new)

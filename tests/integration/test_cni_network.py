@@ -26,7 +26,9 @@ PLUGINS = {
 }
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 COLLECTIONS = os.path.join(REPO, ".build", "collections")
-_subnets = itertools.count(20)
+# 10.89.<third>.0/24 per test network; each pytest-xdist worker (gw0, gw1, ...) takes its own hundred.
+_WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0")[2:] or 0)
+_subnets = itertools.count(100 * (_WORKER % 2))
 
 
 def plugin_dir(version):
@@ -34,17 +36,6 @@ def plugin_dir(version):
     if not os.path.exists(os.path.join(path, "bridge")):
         pytest.fail("CNI plugins %s are not installed at %s: run `make setup`" % (version, path))
     return path
-
-
-@pytest.fixture(scope="module", autouse=True)
-def restore_ip_forward():
-    """The bridge plugin with isGateway turns on net.ipv4.ip_forward: put back what the machine had."""
-    path = "/proc/sys/net/ipv4/ip_forward"
-    with open(path) as handle:
-        before = handle.read().strip()
-    yield
-    with open(path, "w") as handle:
-        handle.write(before)
 
 
 def chain_exists(chain):
@@ -82,7 +73,7 @@ class Net:
     def __init__(self, tmp_path, uid, plugins):
         self.name = "ct-" + uid
         self.bridge = "ct" + uid
-        third = next(_subnets) % 200 + 20
+        third = 20 + next(_subnets) % 200
         self.subnet = "10.89.%d.0/24" % third
         self.gateway = "10.89.%d.1" % third
         self.conf_dir = str(tmp_path / "net.d")
