@@ -29,7 +29,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from demo import PLAYBOOK, REPO, demo, run_playbook, stats, tagged_tasks  # noqa: E402
+from demo import PLAYBOOK, REPO, changed_tasks, demo, run_playbook, stats, tagged_tasks  # noqa: E402
 
 VM_TOOL = os.path.join(REPO, "extensions", "molecule", "vm.py")
 VM_BASE = "bookworm"
@@ -58,7 +58,13 @@ echo "containerd  $(containerd --version | cut -d' ' -f3) ($(dpkg-query -W -f '$
 echo "runc        $(runc --version | head -n1 | cut -d' ' -f3)"
 echo "CNI plugins $(dpkg-query -W -f '${Version}' containernetworking-plugins): $(ls /usr/lib/cni | tr '\n' ' ')"
 echo "networks    $(ls /etc/cni/net.d | tr '\n' ' ')"
+dump=$(containerd config dump); n=0
+for s in /usr/lib/cni /etc/containerd/certs.d 'BinaryName = .*/usr/sbin/runc'; do echo "$dump" | grep -q -e "$s" && n=$((n + 1)); done
+echo "config      /etc/containerd/config.toml: $(grep '^version' /etc/containerd/config.toml), $n of 3 settings in force"
+echo "user        {user} in group containerd: $(id -nG {user} | tr ' ' '\n' | grep -cx containerd), ctr without sudo: $(runuser -u {user} -- ctr version >/dev/null 2>&1 && echo works || echo fails)"
 """
+# An unprivileged user site.yml adds to the containerd group.
+DEMO_USER = "ctrops"
 
 
 class VmWalkthrough:
@@ -111,11 +117,17 @@ class VmWalkthrough:
         print("== site.yml on the VM (roles cni and containerd), after handing it the registry's CA", flush=True)
         self._run(TRUST, "trust-registry.json")
         site, site_secs = self._run(SITE, "site.json")
+        # A fleet operator's look before a leap: on the converged host the dry run predicts no change.
+        print("== site.yml again, as a dry run (--check --diff)", flush=True)
+        dry, dry_secs = self._run(SITE, "site-check.json", "--check", "--diff")
         self.setup_notes = [
             "VM              Debian 12 on QEMU (%s, %d vCPU, %d MiB), SSH 127.0.0.1:%d, booted in %.0fs; destroyed" % (
                 self.vm.get("accel", "tcg"), self.cpus, self.memory, self.vm["port"], boot_secs),
             "site.yml        ok=%d changed=%d in %.0fs" % (stats(site)["ok"], stats(site)["changed"], site_secs),
-        ] + ["installed       " + line for line in self.ssh(INSTALLED).splitlines()]
+            "site.yml --check --diff again: ok=%d changed=%d in %.0fs%s" % (
+                stats(dry)["ok"], stats(dry)["changed"], dry_secs,
+                "" if not stats(dry)["changed"] else " (would change: %s)" % "; ".join(changed_tasks(dry))),
+        ] + ["installed       " + line for line in self.ssh(INSTALLED.replace("{user}", DEMO_USER)).splitlines()]
         return self
 
     def _write_inventory(self):
@@ -139,6 +151,7 @@ class VmWalkthrough:
             "demo_registry_ca": target.ca_cert,
             # site.yml: the roles' settings for the registry
             "containerd_hosts_entries": [{"ip": HOST_FROM_VM, "names": [REGISTRY_NAME]}],
+            "containerd_users": [DEMO_USER],
             "containerd_registries": [dict(tls, name=registry, server="https://" + registry,
                                            hosts=[dict(tls, url="https://" + registry)])],
             # walkthrough.yml

@@ -28,6 +28,12 @@ def test_demo_on_a_vm(tmp_path, capsys):
 
     assert re.search(r"^installed\s+containerd\s+1\.6\.\d+.*systemd: active", out, re.M), out
     assert re.search(r"^installed\s+networks\s+10-cni0\.conflist 99-lo\.conf", out, re.M), out
+    # What the Debian Molecule scenario used to prove on its own VM: the package method's configuration
+    # (version 2 for containerd 1.6, the CNI/runc/registry settings in force), the group, a dry run.
+    assert re.search(r"^installed\s+config\s+/etc/containerd/config\.toml: version = 2, 3 of 3 settings", out,
+                     re.M), out
+    assert re.search(r"^installed\s+user\s+ctrops in group containerd: 1, ctr without sudo: works$", out, re.M), out
+    assert re.search(r"^site\.yml --check --diff again: ok=\d+ changed=0 ", out, re.M), out
     assert "page over bridge            <html><body><h1>ctrops rig web</h1>" in out
     assert "page via shared netns       <html><body><h1>ctrops rig web</h1>" in out
     assert re.search(r"^push\s+registry\.test:\d+/walkthrough/web-\w+:1 sha256:[0-9a-f]{64} \(pushed now: True\)$",
