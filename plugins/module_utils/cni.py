@@ -16,7 +16,6 @@ __metaclass__ = type
 
 import base64
 import errno
-import fcntl
 import hashlib
 import ipaddress
 import json
@@ -25,10 +24,10 @@ import re
 import shlex
 import subprocess
 import tempfile
-import time
 
 from ansible_collections.ctrops.containerd.plugins.module_utils.parsers import version_tuple
 from ansible_collections.ctrops.containerd.plugins.module_utils.errors import ModuleError
+from ansible_collections.ctrops.containerd.plugins.module_utils.races import lock_exclusive
 
 # Versions of the CNI spec (https://github.com/containernetworking/cni/blob/main/SPEC.md).
 KNOWN_VERSIONS = ('0.1.0', '0.2.0', '0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0')
@@ -761,22 +760,13 @@ class FileLock:
             if not os.path.isdir(directory):
                 os.makedirs(directory, 0o700)
             self.handle = open(self.path, 'a')
-        deadline = time.monotonic() + self.timeout
-        while True:
-            try:
-                fcntl.flock(self.handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return self
-            except (IOError, OSError) as exc:
-                if exc.errno not in (errno.EAGAIN, errno.EACCES):
-                    raise
-            if time.monotonic() >= deadline:
-                self.handle.close()
-                raise CniError('Another run holds the CNI lock %s for more than %d seconds: is a CNI task '
-                               'stuck on this host?' % (self.path, self.timeout))
-            time.sleep(0.05)
+        if not lock_exclusive(self.handle, self.timeout):
+            self.handle.close()
+            raise CniError('Another run holds the CNI lock %s for more than %d seconds: is a CNI task '
+                           'stuck on this host?' % (self.path, self.timeout))
+        return self
 
     def __exit__(self, *exc):
         if self.handle is not None:
-            fcntl.flock(self.handle.fileno(), fcntl.LOCK_UN)
-            self.handle.close()
+            self.handle.close()  # closing the file releases the lock
         return False

@@ -94,28 +94,37 @@ def object_lock(run, kind, name, wait, directory=LOCK_DIR):
     Check mode changes nothing and takes no lock. Where the lock directory cannot be made (a user
     without write access to /run), the run goes on unlocked: act_racing still covers the simple races.
     """
-    import fcntl
-
     handle = None if run.check_mode else _open_lock(lock_path(run.client, kind, name, directory), directory)
     if handle is None:
         yield
         return
     try:
-        deadline = time.time() + wait
-        while True:
-            try:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except (IOError, OSError) as exc:
-                if exc.errno not in (errno.EAGAIN, errno.EACCES):
-                    raise
-                if time.time() >= deadline:
-                    raise ModuleError('Another run has been converging %s %s for more than %d seconds (lock %s): '
-                                      'wait for it to finish, or raise timeout.' % (kind, name, wait, handle.name))
-                time.sleep(0.1)
+        if not lock_exclusive(handle, wait):
+            raise ModuleError('Another run has been converging %s %s for more than %d seconds (lock %s): '
+                              'wait for it to finish, or raise timeout.' % (kind, name, wait, handle.name))
         yield
     finally:
         handle.close()  # closing the file releases the lock
+
+
+def lock_exclusive(handle, timeout, poll=0.05):
+    """Take an exclusive flock on the open file ``handle`` within ``timeout`` seconds.
+
+    Returns False when another holder kept it that long; closing the file releases the lock.
+    """
+    import fcntl
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except (IOError, OSError) as exc:
+            if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                raise
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(poll)
 
 
 def _open_lock(path, directory):
