@@ -264,6 +264,10 @@ author:
 '''
 
 EXAMPLES = r'''
+# Ad-hoc, as an operator types it:
+#   ansible web -m ctrops.containerd.containerd_container \
+#     -a "name=tools image=busybox state=running command='sleep infinity' env=TZ=UTC labels=team=web,tier=ops"
+
 - name: A running web server in one task, as ctr run -d (the image was pulled by a containerd_image task)
   ctrops.containerd.containerd_container:
     name: web

@@ -179,6 +179,9 @@ author:
 '''
 
 EXAMPLES = r'''
+# Ad-hoc, as an operator types it:
+#   ansible web -m ctrops.containerd.containerd_image -a 'name=nginx:alpine pull=always'
+
 - name: Pull an image when it is missing
   ctrops.containerd.containerd_image:
     name: nginx:alpine

@@ -417,8 +417,7 @@ attributes:
 notes:
   - CNI attachments are not supported by this module yet; attach a container of the stack with
     M(ctrops.containerd.cni_network) (O(ctrops.containerd.cni_network#module:state=attached)) after it.
-  - In an ad-hoc command the lists of dicts go in as JSON, for example
-    C(ansible web -m ctrops.containerd.containerd_stack -a '{"name":"demo","containers":[{"name":"web","image":"nginx:alpine","state":"running"}]}').
+  - In an ad-hoc command the lists of dicts go in as JSON (see EXAMPLES).
 seealso:
   - module: ctrops.containerd.containerd_container
   - module: ctrops.containerd.containerd_image
@@ -428,6 +427,10 @@ author:
 '''
 
 EXAMPLES = r'''
+# Ad-hoc, as an operator types it:
+#   ansible web -m ctrops.containerd.containerd_stack \
+#     -a '{"name": "shop", "containers": [{"name": "web", "image": "nginx:alpine", "state": "running"}]}'
+
 - name: A web server and a sidecar that shares its network namespace, with their image, in one task
   ctrops.containerd.containerd_stack:
     name: shop
@@ -503,7 +506,9 @@ containers:
       elements: str
       returned: when it existed with another spec
     orphan: {description: Whether it was removed as an orphan., type: bool}
-    failed: {description: Whether converging it failed (or was skipped because a container it joins failed)., type: bool}
+    failed:
+      description: Whether converging it failed (or was skipped because a container it joins failed).
+      type: bool
     msg: {description: Why it failed., type: str, returned: when it failed}
 images:
   description: One entry per image of O(images).
