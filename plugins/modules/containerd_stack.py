@@ -188,13 +188,13 @@ options:
         type: str
       pid_from:
         description:
-          - Join the PID namespace of another container's running task or of a path, as O(network_from).
+          - Join the PID namespace of another container's running task or of a path, as O(containers[].network_from).
           - As O(containers[].network_from) for the order.
           - As O(ctrops.containerd.containerd_container#module:pid_from).
         type: str
       ipc_from:
         description:
-          - Join the IPC namespace of another container's running task or of a path, as O(network_from).
+          - Join the IPC namespace of another container's running task or of a path, as O(containers[].network_from).
           - As O(containers[].network_from) for the order.
           - As O(ctrops.containerd.containerd_container#module:ipc_from).
         type: str
@@ -233,7 +233,7 @@ options:
         type: str
       cpu_quota:
         description:
-          - CFS CPU quota in microseconds per O(cpu_period).
+          - CFS CPU quota in microseconds per O(containers[].cpu_period).
           - As O(ctrops.containerd.containerd_container#module:cpu_quota).
         type: int
       cpu_period:
@@ -258,20 +258,20 @@ options:
         default: true
       force:
         description:
-          - With O(state=absent), stop and delete a running task first.
+          - With O(containers[].state=absent), stop and delete a running task first.
           - As O(ctrops.containerd.containerd_container#module:force).
         type: bool
         default: false
       stop_signal:
         description:
-          - Signal that stops a running task before a recreate, a forced removal or O(state=stopped) (V(SIGTERM),
-            V(SIGINT), V(15), ...).
+          - Signal that stops a running task before a recreate, a forced removal or O(containers[].state=stopped)
+            (V(SIGTERM), V(SIGINT), V(15), ...).
           - As O(ctrops.containerd.containerd_container#module:stop_signal).
         type: str
         default: SIGTERM
       stop_timeout:
         description:
-          - Seconds to wait after O(stop_signal) before SIGKILL.
+          - Seconds to wait after O(containers[].stop_signal) before SIGKILL.
           - As O(ctrops.containerd.containerd_container#module:stop_timeout).
         type: int
         default: 10
@@ -306,7 +306,7 @@ options:
         choices: [pull, archive, image]
       pull:
         description:
-          - With O(source=pull), when to pull.
+          - With O(images[].source=pull), when to pull.
           - As O(ctrops.containerd.containerd_image#module:pull).
         type: str
         default: missing
@@ -360,23 +360,24 @@ options:
       unpack:
         description:
           - Unpack the pulled image into the snapshotter (C(ctr images pull)). V(false) only fetches the
-            content and creates the record (C(ctr content fetch)); see RV(image.unpacked).
+            content and creates the record (C(ctr content fetch)); see
+            RV(ctrops.containerd.containerd_image#module:image.unpacked).
           - As O(ctrops.containerd.containerd_image#module:unpack).
         type: bool
         default: true
       archive_path:
         description:
-          - The archive to import (O(source=archive)) or to write (O(state=exported)).
+          - The archive to import (O(images[].source=archive)).
           - As O(ctrops.containerd.containerd_image#module:archive_path).
         type: path
       source_image:
         description:
-          - With O(source=image), the image whose target O(name) should point at.
+          - With O(images[].source=image), the image whose target O(images[].name) should point at.
           - As O(ctrops.containerd.containerd_image#module:source_image).
         type: str
       force:
         description:
-          - With O(source=image), move O(name) when it exists and points at another digest. Without it the
+          - With O(images[].source=image), move O(images[].name) when it exists and points at another digest. Without it the
             module fails rather than retag silently.
           - As O(ctrops.containerd.containerd_image#module:force).
         type: bool
@@ -388,7 +389,7 @@ options:
         type: dict
       purge_labels:
         description:
-          - Remove labels not in O(labels).
+          - Remove labels not in O(images[].labels).
           - As O(ctrops.containerd.containerd_image#module:purge_labels).
         type: bool
         default: false
@@ -485,7 +486,9 @@ containers:
   contains:
     name: {description: Name of the container., type: str, sample: web}
     state: {description: The state declared (V(absent) for a removed orphan)., type: str, sample: running}
-    exists: {description: Whether the container exists after the run (in check mode, would)., type: bool}
+    exists:
+      description: Whether the container exists after the run (in check mode, whether it would).
+      type: bool
     status:
       description: The status of its task after the run (in check mode, as it would be), null without a task.
       type: str

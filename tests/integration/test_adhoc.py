@@ -49,9 +49,6 @@ def twice(adhoc, module, args):
 
 
 def test_adhoc_commands_converge(adhoc, rig_images, uid):
-    namespace = twice(adhoc, "containerd_namespace", "name={ns} labels=team=ops,tier=web")
-    assert namespace["namespace"]["labels"] == {"team": "ops", "tier": "web"}
-
     image = twice(adhoc, "containerd_image", "name=rig/busybox:1 namespace={ns} source=archive archive_path=%s"
                   % rig_images["busybox"]["path"])
     assert image["image"]["name"] == "docker.io/rig/busybox:1"
@@ -76,6 +73,9 @@ def test_adhoc_task_info_and_errors(containerd, adhoc, rig_images, uid):
 
     task = twice(adhoc, "containerd_task", "container=%s namespace={ns} state=running stop_signal=SIGKILL" % name)
     assert task["task"]["status"] == "running"
+
+    namespace = twice(adhoc, "containerd_namespace", "name={ns} labels=team=ops,tier=web")
+    assert namespace["namespace"]["labels"] == {"team": "ops", "tier": "web"}
 
     status, found = adhoc("containerd_container_info", "name=%s,missing-%s namespace={ns} labels=app=shop"
                           % (name, uid))
