@@ -572,9 +572,9 @@ def entries_of(run):
         try:
             validate_container(entry)
         except InvalidInput as exc:
-            message = exc.message if entry['name'] in exc.message else 'Container %s: %s' % (entry['name'],
-                                                                                               exc.message)
-            raise InvalidInput(message)
+            if entry['name'] in exc.message:
+                raise
+            raise InvalidInput('Container %s: %s' % (entry['name'], exc.message))
         entries.append(entry)
     return entries
 

@@ -36,7 +36,7 @@ def netns(pid, kind="net"):
 
 
 def test_stack_converges_predicts_and_costs_constant_calls(containerd, run_module, rig_images, stack_ns, uid,
-                                                             counting_ctr):
+                                                           counting_ctr):
     web, side, tool = ("%s-%s" % (part, uid) for part in ("web", "side", "tool"))
     image = dict(name=rig_images["busybox"]["ref"], source="archive", archive_path=rig_images["busybox"]["path"])
     common = dict(image="rig/busybox:1", command="sleep 600", state="running", stop_timeout=1)
