@@ -39,6 +39,9 @@ requirements:
   - Python 3 on the managed host (standard library only).
 notes:
   - The module runs C(ctr) with an argument vector, never through a shell.
+  - "In an ad-hoc command (C(ansible HOST -m MODULE -a 'k=v ...')), a mapping option takes C(k=v,k=v)
+    (C(labels=team=web,tier=front)) or JSON, a list option comma-separated values (C(name=a,b)), and a list
+    of mappings JSON in a JSON C(-a) (C(-a '{\"name\": \"x\", \"mounts\": [...]}')); see each module's EXAMPLES."
   - Talking to containerd usually needs root (C(become=true)) or membership in the
     group that owns the socket.
 '''

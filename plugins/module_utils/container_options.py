@@ -25,6 +25,7 @@ import base64
 import hashlib
 import json
 import os
+import shlex
 
 from ansible.module_utils.common.text.formatters import human_to_bytes
 
@@ -202,6 +203,26 @@ def _namespace_reader(kind):
 
 def _str_list(value):
     return [str(item) for item in value] if value is not None else None
+
+
+def _command(value):
+    """A list as it is, a string split the way a shell would (no shell runs it): ``command='sleep 600'``
+    is what an operator types in an ad-hoc command, as with community.docker's docker_container."""
+    if isinstance(value, str):
+        return shlex.split(value)
+    return _str_list(value)
+
+
+def _check_command(value, params):
+    if value is not None and not isinstance(value, (str, list)):
+        raise InvalidInput('command must be a list of arguments or a string (split as a shell would), not %r.'
+                           % (value,))
+    if isinstance(value, str):
+        try:
+            shlex.split(value)
+        except ValueError as exc:
+            raise InvalidInput('command %r cannot be split into arguments (%s): close its quotes or give a list.'
+                               % (value, exc))
 
 
 def _str_dict(value):
@@ -447,8 +468,8 @@ OPTIONS = [
     Option('image', dict(type='str'), read=lambda info: info.get('Image'),
            normalize=lambda value: normalize_image(value) if value else None,
            check=lambda value, params: normalize_image(value, option='image')),
-    Option('command', dict(type='list', elements='str'), read=lambda info: _process(info).get('args') or [],
-           normalize=_str_list, compare=WHEN_SET),
+    Option('command', dict(type='raw'), read=lambda info: _process(info).get('args') or [],
+           normalize=_command, compare=WHEN_SET, check=_check_command),
     Option('env', dict(type='dict'), read=lambda info: _env_dict(_process(info).get('env')),
            flags=_env_flags, normalize=_str_dict, compare=_compare_env, predict=_predict_env,
            check=lambda value, params: validate.env_names(value)),

@@ -29,6 +29,7 @@ SPEC_LABEL = 'ctrops.containerd/spec'            # digest of the options the con
 NS_LABEL_PREFIX = 'ctrops.containerd/ns.'        # + network|pid|ipc: the container name (or path) joined
 LOG_LABEL = 'ctrops.containerd/log-uri'          # the log URI containerd_task started the task with
 SECRET_ENV_LABEL = 'ctrops.containerd/secret-env'  # names (never values) of the variables from secret_env
+STACK_LABEL = 'ctrops.containerd/stack'          # the containerd_stack a container belongs to (remove_orphans)
 # A recreate that stops a live task records that the task must run again, until it does: on the
 # namespace (+ container name) before the old container is deleted, on the new container when it is made.
 RESTORE_LABEL = 'ctrops.containerd/restore-task'
@@ -88,6 +89,11 @@ def container_info(client, name):
 
 def list_containers(client):
     return parsers.parse_quiet_list(client.output(['containers', 'ls', '-q']))
+
+
+def list_containers_matching(client, filters):
+    """The names of the containers that match any of ``filters`` (containerd filters; one call)."""
+    return parsers.parse_quiet_list(client.output(['containers', 'ls', '-q'] + list(filters)))
 
 
 def tasks(client):

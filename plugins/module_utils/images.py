@@ -20,19 +20,16 @@ import tarfile
 from ansible_collections.ctrops.containerd.plugins.module_utils import parsers, reference
 from ansible_collections.ctrops.containerd.plugins.module_utils.client import CtrError, NotFound
 from ansible_collections.ctrops.containerd.plugins.module_utils.errors import ModuleError
+from ansible_collections.ctrops.containerd.plugins.module_utils.labels import filter_quote
 
 
 class ArchiveError(ModuleError):
     """An archive that is missing or is not an image archive."""
 
 
-def _quote(value):
-    return '"%s"' % value.replace('\\', '\\\\').replace('"', '\\"')
-
-
 def name_filter(name):
     """A containerd filter selecting one image record by its exact name."""
-    return 'name==%s' % _quote(name)
+    return 'name==%s' % filter_quote(name)
 
 
 class ImageStore:

@@ -49,3 +49,13 @@ def labels_match(labels, wanted):
     """Whether ``labels`` carry every label of ``wanted``; a wanted value of None matches any value."""
     return all(key in labels and (value is None or labels[key] == str(value))
                for key, value in (wanted or {}).items())
+
+
+def filter_quote(value):
+    """``value`` as a quoted string of a containerd filter (``ctr ... ls FILTER``)."""
+    return '"%s"' % value.replace('\\', '\\\\').replace('"', '\\"')
+
+
+def label_filter(key, value):
+    """A containerd filter term: label ``key`` has ``value``."""
+    return 'labels.%s==%s' % (filter_quote(key), filter_quote(value))

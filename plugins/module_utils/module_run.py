@@ -62,6 +62,10 @@ class ModuleRun:
     def warn(self, message):
         self.module.warn(message)
 
+    def part(self, params):
+        """A RunPart for one object of a module that converges several (a stack's containers)."""
+        return RunPart(self, params)
+
     def fail(self, msg, **extra):
         """Fail with one sentence, what was done (or would be) so far, what is known, and the ctr call count."""
         for key, value in self.result.items():
@@ -96,6 +100,38 @@ class ModuleRun:
         if self._diff is not None and self.module._diff:
             out['diff'] = self._diff
         self.module.exit_json(**out)
+
+
+class RunPart:
+    """The share of one object in a run that converges several (containerd_stack's containers and images).
+
+    It offers what the shared convergence code uses of a ModuleRun (client, check mode, params, act,
+    actions, lost races, result, diff), with actions and results of its own, so each object reports what
+    it did; every action is also recorded in the whole run's actions, which make its ``changed``.
+    """
+
+    def __init__(self, run, params):
+        self.whole = run
+        self.params = params
+        self.check_mode = run.check_mode
+        self.actions = []
+        self.lost_races = []
+        self.result = {}
+        self.diff = None
+
+    @property
+    def client(self):
+        return self.whole.client
+
+    def act(self, action, func=None, *args, **kwargs):
+        self.actions.extend([action] if isinstance(action, str) else action)
+        return self.whole.act(action, func, *args, **kwargs)
+
+    def warn(self, message):
+        self.whole.warn(message)
+
+    def set_diff(self, before, after, header=None):
+        self.diff = dict(before=before, after=after)
 
 
 def os_error_message(exc):

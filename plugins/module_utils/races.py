@@ -64,6 +64,9 @@ def act_racing(run, action, holds, func, *args, **kwargs):
             verdict = holds()
             if verdict:
                 forget(run.actions, action)
+                if getattr(run, 'whole', None) is not None:
+                    # A RunPart: its action is also in the whole run's list, which makes `changed`.
+                    forget(run.whole.actions, action)
                 run.lost_races.append(action)
                 return LOST
             if verdict is False or time.time() >= deadline:

@@ -198,6 +198,9 @@ author:
 '''
 
 EXAMPLES = r'''
+# Ad-hoc, as an operator types it:
+#   ansible web -m ctrops.containerd.cni_network -a 'name=web-net container=web state=attached'
+
 - name: The bridge network of the field notes
   ctrops.containerd.cni_network:
     name: cni0

@@ -40,6 +40,9 @@ author:
 '''
 
 EXAMPLES = r'''
+# Ad-hoc, as an operator types it:
+#   ansible web -m ctrops.containerd.containerd_container_info -a 'labels=team=web'
+
 - name: All containers of the namespace
   ctrops.containerd.containerd_container_info:
   register: all_containers

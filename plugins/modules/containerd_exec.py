@@ -104,6 +104,9 @@ author:
 '''
 
 EXAMPLES = r'''
+# Ad-hoc, as an operator types it:
+#   ansible web -m ctrops.containerd.containerd_exec -a "container=web command='nginx -s reload'"
+
 - name: Fetch the web page from a container sharing web's network namespace
   ctrops.containerd.containerd_exec:
     container: probe

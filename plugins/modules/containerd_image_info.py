@@ -42,6 +42,9 @@ author:
 '''
 
 EXAMPLES = r'''
+# Ad-hoc, as an operator types it:
+#   ansible web -m ctrops.containerd.containerd_image_info -a 'name=nginx:alpine,busybox'
+
 - name: All images of the default namespace
   ctrops.containerd.containerd_image_info:
   register: all_images

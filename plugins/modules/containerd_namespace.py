@@ -73,6 +73,9 @@ author:
 '''
 
 EXAMPLES = r'''
+# Ad-hoc, as an operator types it:
+#   ansible web -m ctrops.containerd.containerd_namespace -a 'name=web labels=team=web,tier=front'
+
 - name: Create a namespace for the web team
   ctrops.containerd.containerd_namespace:
     name: web

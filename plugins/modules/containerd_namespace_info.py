@@ -47,6 +47,9 @@ author:
 '''
 
 EXAMPLES = r'''
+# Ad-hoc, as an operator types it:
+#   ansible web -m ctrops.containerd.containerd_namespace_info -a 'name=web,default'
+
 - name: All namespaces (ctr namespaces ls)
   ctrops.containerd.containerd_namespace_info:
   register: all_namespaces

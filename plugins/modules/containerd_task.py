@@ -89,6 +89,9 @@ author:
 '''
 
 EXAMPLES = r'''
+# Ad-hoc, as an operator types it:
+#   ansible web -m ctrops.containerd.containerd_task -a 'container=web state=stopped stop_timeout=30'
+
 - name: Run the web container's task, logging to a file
   ctrops.containerd.containerd_task:
     container: web

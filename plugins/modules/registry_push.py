@@ -132,6 +132,10 @@ author:
 '''
 
 EXAMPLES = r'''
+# Ad-hoc, as an operator types it:
+#   ansible web -m ctrops.containerd.registry_push \
+#     -a 'name=team/app:1 destination=registry.example:5000/team/app:1'
+
 - name: Push to a self-hosted registry, as in the field notes
   ctrops.containerd.registry_push:
     name: nginx:alpine

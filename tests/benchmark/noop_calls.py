@@ -36,6 +36,12 @@ SCENARIOS = [
     ("containerd_container_info", {"name": ["bench-c"]}),
     ("containerd_container", {"name": "bench-r", "image": "{image}", "command": ["sleep", "600"],
                               "state": "running"}),
+    # A stack's no-op costs the same ctr calls for 3 running containers as for 30 (one listing each).
+    ("containerd_stack", {"name": "bench-s", "remove_orphans": True,
+                          "images": [{"name": "{image}", "source": "archive", "archive_path": "{archive}"}],
+                          "containers": [{"name": "bench-s%d" % i, "image": "{image}", "command": "sleep 600",
+                                          "state": "running", "stop_timeout": 1} for i in range(3)]}),
+    ("containerd_stack", {"name": "bench-s", "remove_orphans": True, "containers": []}),
     ("cni_network", {"name": "bench-net", "conf_dir": "{tmp}/net.d", "bin_dirs": ["{plugins}"],
                      "bridge": "bench0", "subnet": "10.250.77.0/24"}),
     ("registry_push", {"name": "{image}", "destination": "{registry}/bench/busybox:1", "plain_http": True}),

@@ -355,3 +355,11 @@ def test_validation_of_the_table():
         with pytest.raises(options.InvalidInput) as refused:
             options.validate_params(dict(good, **bad))
         assert refused.value.message.startswith(message), (bad, refused.value.message)
+
+
+def test_command_as_a_string_is_split_as_a_shell_would():
+    command = options.BY_NAME["command"]
+    assert command.desired({"command": "sh -c 'echo hi'"}) == ["sh", "-c", "echo hi"]
+    assert command.desired({"command": ["sleep", 600]}) == ["sleep", "600"]
+    with pytest.raises(InvalidInput):
+        command.check('sleep "600', {})

@@ -1,0 +1,725 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) ctrops.containerd contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: containerd_stack
+short_description: Converge a stack of containerd containers (and the images they need) in one task
+version_added: 0.2.0
+description:
+  - Converges several containers, each as M(ctrops.containerd.containerd_container) would (the same options
+    and states, the same comparison, recreate and task steps, shared code), and first the images they need as
+    M(ctrops.containerd.containerd_image) would (pulled or imported, with its pull policy), in one module run.
+    Ansible pays per module run, so a stack of ten services is one run instead of ten.
+  - The containers and tasks of the namespace are listed once, not per container. A no-op run of a stack of
+    running (or paused) containers costs a constant number of C(ctr) calls whatever their number (four, plus
+    one with O(remove_orphans=true), plus two for the images); entries with O(containers[].secret_env) or a
+    state other than V(running) or V(paused) read their container's info (one call each).
+  - Each container gets the label C(ctrops.containerd/stack=NAME) (O(name)). With O(remove_orphans=true),
+    containers that carry it but are no longer declared are removed, their task stopped first.
+  - A container that joins the network, PID or IPC namespace of another container of the stack
+    (O(containers[].network_from), O(containers[].pid_from), O(containers[].ipc_from)) is converged after it;
+    when this run starts that container's task again (a recreate, a restart), the joining container is
+    recreated to join the new namespace.
+  - Bad input is reported in one sentence before any change, for the whole stack; two entries with one name,
+    a namespace joined from a container that is not declared and does not exist, an entry without an image for
+    a state that needs one, namespaces joined in a cycle.
+  - A container that fails leaves the others converged (those that join its namespaces are not converged);
+    the module fails at the end, naming the failed containers.
+options:
+  name:
+    description:
+      - Name of the stack, written as the label C(ctrops.containerd/stack) on each of its containers.
+    type: str
+    required: true
+  containers:
+    description:
+      - The containers of the stack, each with the options of M(ctrops.containerd.containerd_container).
+      - Converged in the order given, except that a container comes after those whose namespaces it joins.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      name:
+        description:
+          - Name (ID) of the container.
+          - As O(ctrops.containerd.containerd_container#module:name).
+        type: str
+        required: true
+      state:
+        description:
+          - V(present) creates the container, or recreates it when its spec differs. Its task is left as
+            it is (a running task is stopped and started again around a recreate).
+          - As O(ctrops.containerd.containerd_container#module:state).
+        type: str
+        default: present
+        choices: [present, absent, running, paused, stopped]
+      image:
+        description:
+          - Image to create the container from, as users write it (V(busybox) is C(docker.io/library/busybox:latest)).
+          - As O(ctrops.containerd.containerd_container#module:image).
+        type: str
+      command:
+        description:
+          - The process's argument vector (C(args) of the OCI spec). Default is the image's.
+          - As O(ctrops.containerd.containerd_container#module:command).
+        type: raw
+      env:
+        description:
+          - Environment variables added to the image's.
+          - As O(ctrops.containerd.containerd_container#module:env).
+        type: dict
+      secret_env:
+        description:
+          - Environment variables added to the image's whose values are secret (tokens, passwords).
+          - As O(ctrops.containerd.containerd_container#module:secret_env).
+        type: dict
+      cwd:
+        description:
+          - Working directory of the process. Default is the image's.
+          - As O(ctrops.containerd.containerd_container#module:cwd).
+        type: str
+      user:
+        description:
+          - User (and group) of the process, C(uid[:gid]) or C(name[:group]).
+          - As O(ctrops.containerd.containerd_container#module:user).
+        type: str
+      hostname:
+        description:
+          - Host name inside the container.
+          - As O(ctrops.containerd.containerd_container#module:hostname).
+        type: str
+      labels:
+        description:
+          - Labels to set on the container. Labels that differ are set in place (no recreate); other labels
+            are left as they are.
+          - The stack adds its own label C(ctrops.containerd/stack=NAME) (O(name)); do not set that key.
+          - As O(ctrops.containerd.containerd_container#module:labels).
+        type: dict
+      mounts:
+        description:
+          - Extra mounts, as ctr's C(--mount).
+          - As O(ctrops.containerd.containerd_container#module:mounts).
+        type: list
+        elements: dict
+        suboptions:
+          type:
+            description:
+              - M
+              - o
+              - u
+              - n
+              - t
+              - ' '
+              - t
+              - y
+              - p
+              - e
+              - .
+            type: str
+            default: bind
+          source:
+            description:
+              - Host path for a bind mount (must exist), or the source of another mount type.
+            type: str
+          destination:
+            description:
+              - A
+              - b
+              - s
+              - o
+              - l
+              - u
+              - t
+              - e
+              - ' '
+              - p
+              - a
+              - t
+              - h
+              - ' '
+              - i
+              - n
+              - s
+              - i
+              - d
+              - e
+              - ' '
+              - t
+              - h
+              - e
+              - ' '
+              - c
+              - o
+              - n
+              - t
+              - a
+              - i
+              - n
+              - e
+              - r
+              - .
+            type: str
+            required: true
+          options:
+            description:
+              - Mount options. Default for bind mounts is V([rbind, rw]).
+            type: list
+            elements: str
+      net_host:
+        description:
+          - Use the host's network namespace (ctr's C(--net-host)).
+          - As O(ctrops.containerd.containerd_container#module:net_host).
+        type: bool
+        default: false
+      network_from:
+        description:
+          - Join the network namespace of another container's running task (give its name) or of a path
+            such as C(/proc/PID/ns/net) or C(/var/run/netns/NAME) (ctr's C(--with-ns network:PATH)).
+          - A container of this stack (declared with O(containers[].state=running) or V(paused)) starts
+            first; any other must exist.
+          - As O(ctrops.containerd.containerd_container#module:network_from).
+        type: str
+      pid_from:
+        description:
+          - Join the PID namespace of another container's running task or of a path, as O(containers[].network_from).
+          - As O(containers[].network_from) for the order.
+          - As O(ctrops.containerd.containerd_container#module:pid_from).
+        type: str
+      ipc_from:
+        description:
+          - Join the IPC namespace of another container's running task or of a path, as O(containers[].network_from).
+          - As O(containers[].network_from) for the order.
+          - As O(ctrops.containerd.containerd_container#module:ipc_from).
+        type: str
+      privileged:
+        description:
+          - Run privileged (all capabilities, host devices).
+          - As O(ctrops.containerd.containerd_container#module:privileged).
+        type: bool
+        default: false
+      read_only:
+        description:
+          - Mount the root filesystem read-only.
+          - As O(ctrops.containerd.containerd_container#module:read_only).
+        type: bool
+        default: false
+      runtime:
+        description:
+          - Runtime name (ctr's C(--runtime)).
+          - As O(ctrops.containerd.containerd_container#module:runtime).
+        type: str
+        default: io.containerd.runc.v2
+      runtime_binary:
+        description:
+          - The runc-compatible binary of the runtime (ctr's C(--runc-binary)).
+          - As O(ctrops.containerd.containerd_container#module:runtime_binary).
+        type: path
+      snapshotter:
+        description:
+          - Snapshotter of the container's root filesystem. Default is containerd's.
+          - As O(ctrops.containerd.containerd_container#module:snapshotter).
+        type: str
+      memory_limit:
+        description:
+          - Memory limit, in bytes or with a unit (V(64m), V(1g)).
+          - As O(ctrops.containerd.containerd_container#module:memory_limit).
+        type: str
+      cpu_quota:
+        description:
+          - CFS CPU quota in microseconds per O(containers[].cpu_period).
+          - As O(ctrops.containerd.containerd_container#module:cpu_quota).
+        type: int
+      cpu_period:
+        description:
+          - CFS CPU period in microseconds.
+          - As O(ctrops.containerd.containerd_container#module:cpu_period).
+        type: int
+      restart_policy:
+        description:
+          - Let containerd's restart monitor bring the task back (after a containerd restart, or when it
+            exits), through the labels C(containerd.io/restart.policy) and C(containerd.io/restart.status).
+          - As O(ctrops.containerd.containerd_container#module:restart_policy).
+        type: str
+        default: 'no'
+        choices: ['no', always, on-failure, unless-stopped]
+      recreate:
+        description:
+          - Recreate the container when its spec differs. With V(false) the module fails instead and says
+            what differs.
+          - As O(ctrops.containerd.containerd_container#module:recreate).
+        type: bool
+        default: true
+      force:
+        description:
+          - With O(containers[].state=absent), stop and delete a running task first.
+          - As O(ctrops.containerd.containerd_container#module:force).
+        type: bool
+        default: false
+      stop_signal:
+        description:
+          - Signal that stops a running task before a recreate, a forced removal or O(containers[].state=stopped)
+            (V(SIGTERM), V(SIGINT), V(15), ...).
+          - As O(ctrops.containerd.containerd_container#module:stop_signal).
+        type: str
+        default: SIGTERM
+      stop_timeout:
+        description:
+          - Seconds to wait after O(containers[].stop_signal) before SIGKILL.
+          - As O(ctrops.containerd.containerd_container#module:stop_timeout).
+        type: int
+        default: 10
+      log_path:
+        description:
+          - File on the host that receives the task's stdout and stderr (ctr's C(--log-uri file://PATH)),
+            as the option of that name of M(ctrops.containerd.containerd_task).
+          - As O(ctrops.containerd.containerd_container#module:log_path).
+        type: path
+  images:
+    description:
+      - Images to pull (or import, or tag) before the containers are converged, each with the options of
+        M(ctrops.containerd.containerd_image) for O(ctrops.containerd.containerd_image#module:state=present).
+      - In check mode an image that would be pulled counts as present for the containers that need it.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      name:
+        description:
+          - The image reference, as users write it (V(nginx:alpine), V(registry.example:5000/team/app:1.2),
+            V(registry.example:5000/team/app@sha256:...)).
+          - As O(ctrops.containerd.containerd_image#module:name).
+        type: str
+        required: true
+      source:
+        description:
+          - Where a V(present) image comes from.
+          - As O(ctrops.containerd.containerd_image#module:source).
+        type: str
+        default: pull
+        choices: [pull, archive, image]
+      pull:
+        description:
+          - With O(images[].source=pull), when to pull.
+          - As O(ctrops.containerd.containerd_image#module:pull).
+        type: str
+        default: missing
+        choices: [missing, always, never]
+      platform:
+        description:
+          - Platform (V(linux/arm64)) to pull, import, export or mount. Default is the host's platform.
+          - As O(ctrops.containerd.containerd_image#module:platform).
+        type: str
+      all_platforms:
+        description:
+          - Pull, import or export the content of every platform.
+          - As O(ctrops.containerd.containerd_image#module:all_platforms).
+        type: bool
+        default: false
+      plain_http:
+        description:
+          - Talk to the registry over plain HTTP.
+          - As O(ctrops.containerd.containerd_image#module:plain_http).
+        type: bool
+        default: false
+      hosts_dir:
+        description:
+          - A registry hosts directory in containerd's C(certs.d) layout (C(<dir>/<host:port>/hosts.toml)),
+            with the CA, client certificates and endpoints of registries (ctr's C(--hosts-dir)).
+          - As O(ctrops.containerd.containerd_image#module:hosts_dir).
+        type: path
+      validate_certs:
+        description:
+          - Verify the registry's TLS certificate. V(false) is unsafe; use it only for a registry you reach
+            over a network you trust.
+          - As O(ctrops.containerd.containerd_image#module:validate_certs).
+        type: bool
+        default: true
+      username:
+        description:
+          - User name for the registry.
+          - As O(ctrops.containerd.containerd_image#module:username).
+        type: str
+      password:
+        description:
+          - Password for the registry. It is typed on a pseudo-terminal at ctr's prompt, so it never appears
+            in any process's argument list or environment.
+          - As O(ctrops.containerd.containerd_image#module:password).
+        type: str
+      snapshotter:
+        description:
+          - Snapshotter to unpack into (or mount from). Default is containerd's.
+          - As O(ctrops.containerd.containerd_image#module:snapshotter).
+        type: str
+      unpack:
+        description:
+          - Unpack the pulled image into the snapshotter (C(ctr images pull)). V(false) only fetches the
+            content and creates the record (C(ctr content fetch)); see
+            RV(ctrops.containerd.containerd_image#module:image.unpacked).
+          - As O(ctrops.containerd.containerd_image#module:unpack).
+        type: bool
+        default: true
+      archive_path:
+        description:
+          - The archive to import (O(images[].source=archive)).
+          - As O(ctrops.containerd.containerd_image#module:archive_path).
+        type: path
+      source_image:
+        description:
+          - With O(images[].source=image), the image whose target O(images[].name) should point at.
+          - As O(ctrops.containerd.containerd_image#module:source_image).
+        type: str
+      force:
+        description:
+          - With O(images[].source=image), move O(images[].name) when it exists and points at another digest. Without it the
+            module fails rather than retag silently.
+          - As O(ctrops.containerd.containerd_image#module:force).
+        type: bool
+        default: false
+      labels:
+        description:
+          - Labels to set on the image record; a label whose value is V(null) is removed.
+          - As O(ctrops.containerd.containerd_image#module:labels).
+        type: dict
+      purge_labels:
+        description:
+          - Remove labels not in O(images[].labels).
+          - As O(ctrops.containerd.containerd_image#module:purge_labels).
+        type: bool
+        default: false
+  remove_orphans:
+    description:
+      - Remove the containers that carry this stack's label but are no longer in O(containers), stopping
+        and deleting their task first (with the default O(containers[].stop_signal) and
+        O(containers[].stop_timeout)).
+    type: bool
+    default: false
+extends_documentation_fragment:
+  - ctrops.containerd.client
+  - ctrops.containerd.client.NAMESPACE
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+    details: Predicts per container, also for a container that joins the namespace of one this run would
+      start first.
+  diff_mode:
+    support: full
+    details: Per container that changes (or would), as M(ctrops.containerd.containerd_container) shows it, and
+      per image.
+  platform:
+    platforms: posix
+notes:
+  - CNI attachments are not supported by this module yet; attach a container of the stack with
+    M(ctrops.containerd.cni_network) (O(ctrops.containerd.cni_network#module:state=attached)) after it.
+  - In an ad-hoc command the lists of dicts go in as JSON (see EXAMPLES).
+seealso:
+  - module: ctrops.containerd.containerd_container
+  - module: ctrops.containerd.containerd_image
+  - module: ctrops.containerd.cni_network
+author:
+  - ctrops.containerd maintainers (@ctrops)
+'''
+
+EXAMPLES = r'''
+# Ad-hoc, as an operator types it:
+#   ansible web -m ctrops.containerd.containerd_stack \
+#     -a '{"name": "shop", "containers": [{"name": "web", "image": "nginx:alpine", "state": "running"}]}'
+
+- name: A web server and a sidecar that shares its network namespace, with their image, in one task
+  ctrops.containerd.containerd_stack:
+    name: shop
+    images:
+      - name: nginx:alpine
+      - name: registry.example:5000/team/probe:1.2
+        pull: always
+    containers:
+      - name: web
+        image: nginx:alpine
+        state: running
+        restart_policy: always
+        log_path: /var/log/web.log
+        mounts:
+          - source: /srv/www
+            destination: /usr/share/nginx/html
+            options: [rbind, ro]
+      - name: probe
+        image: registry.example:5000/team/probe:1.2
+        command: sleep infinity
+        network_from: web
+        state: running
+    remove_orphans: true
+
+- name: Images from an archive (air-gapped hosts) and a stopped one-shot container
+  ctrops.containerd.containerd_stack:
+    name: batch
+    namespace: jobs
+    images:
+      - name: example.org/batch/tool:1
+        source: archive
+        archive_path: /srv/images/tool.tar
+    containers:
+      - name: tool
+        image: example.org/batch/tool:1
+        command: [tool, --once]
+        state: stopped
+
+- name: Remove every container of a stack
+  ctrops.containerd.containerd_stack:
+    name: shop
+    containers: []
+    remove_orphans: true
+'''
+
+RETURN = r'''
+containers:
+  description: One entry per declared container, in the order of O(containers), then the removed orphans.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    name: {description: Name of the container., type: str, sample: web}
+    state: {description: The state declared (V(absent) for a removed orphan)., type: str, sample: running}
+    exists:
+      description: Whether the container exists after the run (in check mode, whether it would).
+      type: bool
+    status:
+      description: The status of its task after the run (in check mode, as it would be), null without a task.
+      type: str
+      sample: running
+    pid:
+      description: Host PID of its task (null without a task, or before a start in check mode).
+      type: int
+      sample: 4242
+    changed: {description: Whether this container changed (or would)., type: bool}
+    actions:
+      description: What was done to this container (or would be).
+      type: list
+      elements: str
+      sample: ["create container web", "start task web"]
+    differences:
+      description: The fields that differed and made the module recreate it.
+      type: list
+      elements: str
+      returned: when it existed with another spec
+    orphan: {description: Whether it was removed as an orphan., type: bool}
+    failed:
+      description: Whether converging it failed (or was skipped because a container it joins failed).
+      type: bool
+    msg: {description: Why it failed., type: str, returned: when it failed}
+images:
+  description: One entry per image of O(images).
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    name: {description: Normalised reference., type: str, sample: docker.io/library/nginx:alpine}
+    digest: {description: Target digest (null when unknown in check mode)., type: str}
+    changed: {description: Whether this image changed (or would)., type: bool}
+    actions: {description: What was done to it., type: list, elements: str}
+    failed: {description: Whether it failed., type: bool}
+    msg: {description: Why it failed., type: str, returned: when it failed}
+actions:
+  description: Every operation performed (or that would be, in check mode), in order.
+  returned: always
+  type: list
+  elements: str
+  sample: ["pull docker.io/library/nginx:alpine", "create container web", "start task web"]
+ctr_calls:
+  description: Number of ctr invocations of this run.
+  returned: always
+  type: int
+'''
+
+from ansible_collections.ctrops.containerd.plugins.module_utils import containers as ctrs
+from ansible_collections.ctrops.containerd.plugins.module_utils import reference
+from ansible_collections.ctrops.containerd.plugins.module_utils import stack
+from ansible_collections.ctrops.containerd.plugins.module_utils import validate
+from ansible_collections.ctrops.containerd.plugins.module_utils.container_state import (
+    Listing,
+    argument_spec as container_argument_spec,
+    converge_container,
+    validate_params as validate_container,
+)
+from ansible_collections.ctrops.containerd.plugins.module_utils.errors import InvalidInput, ModuleError
+from ansible_collections.ctrops.containerd.plugins.module_utils.image_state import (
+    SOURCE_REQUIRED_IF,
+    SOURCE_REQUIRED_TOGETHER,
+    ImageTask,
+    source_argument_spec,
+    validate_params as validate_image,
+)
+from ansible_collections.ctrops.containerd.plugins.module_utils.images import ImageStore, name_filter
+from ansible_collections.ctrops.containerd.plugins.module_utils.module_run import ModuleRun
+
+
+def entries_of(run):
+    """The container entries, checked (each message names its container) and labelled with the stack."""
+    name = run.params['name']
+    entries = []
+    for given in run.params['containers']:
+        entry = dict(given)
+        if stack.STACK_LABEL in (entry['labels'] or {}):
+            raise InvalidInput('Container %s sets the label %s, which containerd_stack sets to the stack name: '
+                               'leave it out.' % (entry['name'], stack.STACK_LABEL))
+        entry['labels'] = dict(entry['labels'] or {}, **{stack.STACK_LABEL: name})
+        try:
+            validate_container(entry)
+        except InvalidInput as exc:
+            if entry['name'] in exc.message:
+                raise
+            raise InvalidInput('Container %s: %s' % (entry['name'], exc.message))
+        entries.append(entry)
+    return entries
+
+
+def images_of(run):
+    """The image entries, checked, with their normalised names."""
+    images, seen = [], set()
+    for given in run.params['images']:
+        entry = dict(given, timeout=run.params['timeout'])
+        validate_image(entry)
+        entry['name'] = reference.normalize(entry['name'], option='images name')
+        if entry['name'] in seen:
+            raise InvalidInput('Image %s is declared twice in images: keep one entry.' % entry['name'])
+        seen.add(entry['name'])
+        images.append(entry)
+    return images
+
+
+def orphan_params(name):
+    """The options that remove an orphan as containerd_container state=absent force=true would."""
+    params = dict((key, spec.get('default')) for key, spec in container_argument_spec().items())
+    params.update(name=name, state='absent', force=True)
+    return params
+
+
+def converge_images(run, images, listing):
+    """Pull, import or tag each image (one listing for all); returns their results and the failures."""
+    results, failed = [], []
+    if not images:
+        return results, failed
+    store = ImageStore(run.client)
+    current = store.records([name_filter(entry['name']) for entry in images])
+    for entry in images:
+        part = run.part(entry)
+        result = dict(name=entry['name'])
+        try:
+            record = ImageTask(part, entry).present(entry['name'], current.get(entry['name']))
+            result['digest'] = record.get('digest')
+            listing.images.add(entry['name'])
+        except ModuleError as exc:
+            result.update(failed=True, msg=exc.message)
+            failed.append(entry['name'])
+        result.update(changed=bool(part.actions), actions=part.actions)
+        if part.diff is None and part.actions:
+            part.set_diff(dict(name=entry['name'], digest=(current.get(entry['name']) or {}).get('digest')),
+                          dict(name=entry['name'], digest=result.get('digest')))
+        results.append((result, part))
+    return results, failed
+
+
+def container_result(entry, part=None, task=None):
+    """The result entry of one container: from its RunPart, or (no-op) from the task listing."""
+    result = dict(name=entry['name'], state=entry['state'], orphan=False)
+    if part is None:
+        result.update(exists=True, status=task['status'], pid=task['pid'] or None, changed=False, actions=[])
+        return result
+    view = part.result.get('container') or {}
+    task = part.result.get('task') or view.get('task') or {}
+    result.update(exists=bool(view.get('exists')), status=task.get('status'), pid=task.get('pid'),
+                  changed=bool(part.actions), actions=part.actions)
+    if 'differences' in part.result:
+        result['differences'] = part.result['differences']
+    return result
+
+
+def converge(run):
+    params = run.params
+    validate.identifier(params['name'], 'name', 'stack name')
+    entries = entries_of(run)
+    images = images_of(run)
+    client = run.client
+    declared = set(entry['name'] for entry in entries)
+    orphans = []
+    if params['remove_orphans']:
+        found = ctrs.list_containers_matching(client, [stack.orphans_filter(params['name'])])
+        orphans = [name for name in found if name not in declared]
+    existing = ctrs.list_containers(client) if stack.undeclared_targets(entries) else ()
+    order = stack.plan(entries, existing, orphans)
+
+    listing = Listing(client)
+    image_results, failed_images = converge_images(run, images, listing)
+
+    # One call tells which running containers are exactly as declared (see stack.settled_filter).
+    filters = [f for f in (stack.settled_filter(entry) for entry in order) if f]
+    settled = set(ctrs.list_containers_matching(client, filters)) if filters else set()
+    results, parts, failed = {}, {}, {}
+    for entry in order:
+        name = entry['name']
+        blocked = [target for _o, _k, target in stack.references(entry) if target in failed]
+        if blocked:
+            failed[name] = 'not converged, because %s failed' % ', '.join(blocked)
+            results[name] = dict(name=name, state=entry['state'], orphan=False, changed=False, actions=[],
+                                 failed=True, msg='Container %s was not converged: %s.' % (name, failed[name]))
+            continue
+        task = listing.tasks().get(name) if name in settled else None
+        joins_restarted = any(target in listing.restarted for _o, _k, target in stack.references(entry))
+        if name in settled and stack.settled_task(entry, task) and not joins_restarted:
+            results[name] = container_result(entry, task=task)
+            continue
+        part = parts[name] = run.part(entry)
+        try:
+            converge_container(part, entry, listing)
+            results[name] = container_result(entry, part)
+        except ModuleError as exc:
+            failed[name] = exc.message.rstrip('.')
+            results[name] = dict(container_result(entry, part), failed=True, msg=exc.message)
+    removed = []
+    for name in orphans:
+        entry = orphan_params(name)
+        part = parts[name] = run.part(entry)
+        try:
+            converge_container(part, entry, listing)
+            removed.append(dict(container_result(entry, part), orphan=True))
+        except ModuleError as exc:
+            failed[name] = exc.message.rstrip('.')
+            removed.append(dict(container_result(entry, part), orphan=True, failed=True, msg=exc.message))
+
+    run.result['containers'] = [results[entry['name']] for entry in entries] + removed
+    run.result['images'] = [result for result, _part in image_results]
+    before, after = {}, {}
+    for result, part in image_results:
+        if part.actions and part.diff:
+            before['image ' + result['name']] = part.diff['before']
+            after['image ' + result['name']] = part.diff['after']
+    for name, part in parts.items():
+        if part.actions and part.diff:
+            before[name], after[name] = part.diff['before'], part.diff['after']
+    run.set_diff(before, after, 'stack %s' % params['name'])
+    if failed or failed_images:
+        what = ['container %s (%s)' % (name, failed[name]) for name in failed]
+        what += ['image %s' % name for name in failed_images]
+        raise ModuleError('Stack %s did not converge %s; the others did.' % (params['name'], '; '.join(what)))
+
+
+def main():
+    run = ModuleRun(dict(
+        name=dict(type='str', required=True),
+        containers=dict(type='list', elements='dict', default=[], options=container_argument_spec()),
+        images=dict(type='list', elements='dict', default=[], options=source_argument_spec(),
+                    required_if=SOURCE_REQUIRED_IF, required_together=SOURCE_REQUIRED_TOGETHER),
+        remove_orphans=dict(type='bool', default=False),
+    ))
+    run.execute(converge, run)
+    run.exit()
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,145 @@
+"""containerd_stack against the rig's containerd, for every version of the matrix.
+
+One stack of three running containers (two join the first one's namespaces) in a namespace of its own
+makes most proofs: check mode, the first run, the no-op and its ctr call count, a change that recreates
+the joined container and those that join it, an orphan removed.
+"""
+
+import os
+
+import pytest
+
+from conftest import remove_container
+from test_containerd_container import info, task
+
+
+@pytest.fixture
+def stack_ns(containerd, uid):
+    """A namespace of its own (its images, containers and tasks are removed at teardown)."""
+    namespace = "stack-%s" % uid
+    yield namespace
+    for name in containerd.ctr_run("containers", "ls", "-q", namespace=namespace, check=False).stdout.split():
+        remove_container(containerd, name, namespace=namespace)
+    for image in containerd.ctr_run("images", "ls", "-q", namespace=namespace, check=False).stdout.split():
+        containerd.ctr_run("images", "rm", image, namespace=namespace, check=False)
+    containerd.ctr_run("namespaces", "rm", namespace, check=False)
+
+
+def ns_tasks(containerd, namespace):
+    """{container: (pid, status)} of a namespace, as the tests' own ctr sees it."""
+    rows = containerd.ctr_run("tasks", "ls", namespace=namespace).stdout.splitlines()[1:]
+    return dict((fields[0], (int(fields[1]), fields[2].lower())) for fields in (row.split() for row in rows) if fields)
+
+
+def netns(pid, kind="net"):
+    return os.readlink("/proc/%d/ns/%s" % (pid, kind))
+
+
+def test_stack_converges_predicts_and_costs_constant_calls(containerd, run_module, rig_images, stack_ns, uid,
+                                                           counting_ctr):
+    web, side, tool = ("%s-%s" % (part, uid) for part in ("web", "side", "tool"))
+    image = dict(name=rig_images["busybox"]["ref"], source="archive", archive_path=rig_images["busybox"]["path"])
+    common = dict(image="rig/busybox:1", command="sleep 600", state="running", stop_timeout=1)
+    containers = [
+        # Declared before the container whose namespaces they join: the module orders them.
+        dict(common, name=side, network_from=web, labels={"role": "sidecar"}),
+        # IPC, not PID: a PID namespace ends with its first process, which would end tool with web.
+        dict(common, name=tool, ipc_from=web),
+        dict(common, name=web, env={"MODE": "one"}),
+    ]
+    args = containerd.module_args(name="shop", namespace=stack_ns, images=[image], containers=containers,
+                                  remove_orphans=True)
+
+    predicted = run_module("containerd_stack", check=True, **args)
+    assert predicted["changed"] is True, predicted
+    assert predicted["actions"][0] == "import docker.io/rig/busybox:1 from %s" % image["archive_path"]
+    assert predicted["actions"].index("start task %s" % web) < predicted["actions"].index("create container %s" % side)
+    assert [c["status"] for c in predicted["containers"]] == ["running"] * 3
+    assert ns_tasks(containerd, stack_ns) == {} and info(containerd, web) is None, "check mode changed something"
+
+    first = run_module("containerd_stack", **args)
+    assert first["changed"] is True, first
+    assert first["actions"] == [a for a in predicted["actions"]], "check mode predicted the actions"
+    tasks = ns_tasks(containerd, stack_ns)
+    assert set(tasks) == {web, side, tool} and all(status == "running" for _pid, status in tasks.values()), tasks
+    assert netns(tasks[side][0]) == netns(tasks[web][0]), "side joins web's network namespace"
+    assert netns(tasks[tool][0], "ipc") == netns(tasks[web][0], "ipc"), "tool joins web's IPC namespace"
+    by_name = dict((c["name"], c) for c in first["containers"])
+    assert by_name[web]["pid"] == tasks[web][0] and by_name[web]["changed"] is True
+    assert by_name[side]["actions"] == ["create container %s" % side, "start task %s" % side]
+    assert first["diff"]["before"][side] == {"exists": False, "task": {"status": None}}
+    labels = first["diff"]["after"][side]["labels"]
+    assert labels["role"] == "sidecar" and labels["ctrops.containerd/stack"] == "shop", labels
+    assert first["diff"]["after"][side]["task"] == {"status": "running"}
+    assert first["images"][0]["changed"] is True
+
+    executable, count = counting_ctr
+    again = run_module("containerd_stack", **dict(args, executable=executable))
+    assert again["changed"] is False and again["actions"] == [], again
+    assert [c["pid"] for c in again["containers"]] == [tasks[side][0], tasks[tool][0], tasks[web][0]]
+    assert again["diff"]["before"] == again["diff"]["after"] == {}
+    # orphans ls, images ls + check, one filtered containers ls, tasks ls: whatever the number of containers.
+    assert count() == 5, "a no-op stack run of running containers should cost 5 ctr calls"
+    assert run_module("containerd_stack", check=True, **args)["changed"] is False
+
+    # web's spec changes: web is recreated, side (which joins its network) follows it into the new
+    # namespace, tool is no longer declared and goes as an orphan.
+    changed = dict(args, containers=[containers[0], dict(containers[2], env={"MODE": "two"})])
+    predicted = run_module("containerd_stack", check=True, **changed)
+    applied = run_module("containerd_stack", **changed)
+    assert applied["changed"] is True and applied["actions"] == predicted["actions"], (predicted, applied)
+    by_name = dict((c["name"], c) for c in applied["containers"])
+    assert by_name[web]["differences"] == ["env.MODE"]
+    assert by_name[side]["differences"] == ["network_from"]
+    assert by_name[tool]["orphan"] is True and by_name[tool]["exists"] is False
+    tasks = ns_tasks(containerd, stack_ns)
+    assert set(tasks) == {web, side} and netns(tasks[side][0]) == netns(tasks[web][0])
+    assert applied["diff"]["after"][web]["env"]["MODE"] == "two"
+
+    run_module("containerd_stack", **dict(changed, executable=executable))
+    count()
+    assert run_module("containerd_stack", **dict(changed, executable=executable))["changed"] is False
+    assert count() == 5, "the no-op cost does not depend on the number of containers"
+
+
+def test_stack_bad_input_is_one_sentence_before_any_change(containerd, run_module, stack_ns, uid):
+    a, b = "a-%s" % uid, "b-%s" % uid
+    ok = dict(name=a, image="rig/busybox:1", command="sleep 600", state="running")
+    cases = [
+        ([ok, dict(ok)], "Container %s is declared twice in containers: give each entry its own name." % a),
+        ([ok, dict(ok, name=b, network_from="ghost-%s" % uid)],
+         "Container %s joins the network namespace of ghost-%s (network_from), a container this stack does not "
+         "declare and that does not exist: declare it in containers or fix the name." % (b, uid)),
+        ([ok, dict(name=b, state="running")],
+         "state=running needs the image option: the image to create container %s from." % b),
+        ([dict(ok, pid_from=b), dict(ok, name=b, network_from=a)],
+         "Containers %s and %s join each other's namespaces in a cycle (%s -> %s -> %s): one of them must make "
+         "its own." % (a, b, a, b, a)),
+        ([dict(ok, labels={"ctrops.containerd/stack": "x"})],
+         "Container %s sets the label ctrops.containerd/stack, which containerd_stack sets to the stack name: "
+         "leave it out." % a),
+    ]
+    for containers, message in cases:
+        result = run_module("containerd_stack", **containerd.module_args(name="bad", namespace=stack_ns,
+                                                                         containers=containers))
+        assert result.get("failed") is True and result["msg"] == message, result
+        assert result["actions"] == []
+    assert containerd.ctr_run("containers", "ls", "-q", namespace=stack_ns).stdout.split() == []
+
+
+def test_stack_failing_container_leaves_the_others_converged(containerd, run_module, rig_images, stack_ns, uid):
+    good, bad, joined = "good-%s" % uid, "bad-%s" % uid, "joined-%s" % uid
+    args = containerd.module_args(name="mixed", namespace=stack_ns, images=[dict(
+        name=rig_images["busybox"]["ref"], source="archive", archive_path=rig_images["busybox"]["path"])],
+        containers=[dict(name=bad, image="rig/absent:1", state="running"),
+                    dict(name=joined, image="rig/busybox:1", command="sleep 600", network_from=bad,
+                         state="running"),
+                    dict(name=good, image="rig/busybox:1", command="sleep 600", state="running")])
+    result = run_module("containerd_stack", **args)
+    assert result.get("failed") is True, result
+    assert result["msg"].startswith("Stack mixed did not converge container %s (Image docker.io/rig/absent:1 is "
+                                    "not in containerd" % bad), result["msg"]
+    assert "container %s (not converged, because %s failed)" % (joined, bad) in result["msg"]
+    assert result["msg"].endswith("; the others did.")
+    assert ns_tasks(containerd, stack_ns)[good][1] == "running"
+    assert info(containerd, bad) is None and task(containerd, joined) is None
