@@ -22,6 +22,20 @@ def network_objects():
 IP_FORWARD = "/proc/sys/net/ipv4/ip_forward"
 
 
+def own_process_chain():
+    """This process and its ancestors: a wrapper (timeout, xdist's controller) may carry --basetemp too."""
+    chain, pid = set(), os.getpid()
+    while pid > 1 and pid not in chain:
+        chain.add(pid)
+        try:
+            with open("/proc/%d/stat" % pid) as handle:
+                # The parent PID is the second field after the command name, which may contain spaces.
+                pid = int(handle.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            break
+    return chain
+
+
 def _is_worker(config):
     return hasattr(config, "workerinput")
 
@@ -49,7 +63,8 @@ def pytest_sessionfinish(session, exitstatus):
     factory = getattr(session.config, "_tmp_path_factory", None)
     if factory is not None and factory._basetemp is not None:
         base = str(factory.getbasetemp())
-        procs = [pid for pid in pids_with_arg(base) if pid != os.getpid()]
+        ours = own_process_chain()
+        procs = [pid for pid in pids_with_arg(base) if pid not in ours]
         if procs:
             leaks.append("processes %s" % procs)
         mounts = mounts_under(base)
