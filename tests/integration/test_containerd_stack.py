@@ -35,6 +35,7 @@ def netns(pid, kind="net"):
     return os.readlink("/proc/%d/ns/%s" % (pid, kind))
 
 
+@pytest.mark.smoke
 def test_stack_converges_predicts_and_costs_constant_calls(containerd, run_module, rig_images, stack_ns, uid,
                                                            counting_ctr):
     web, side, tool = ("%s-%s" % (part, uid) for part in ("web", "side", "tool"))
