@@ -13,7 +13,7 @@ export ANSIBLE_DEPRECATION_WARNINGS := false
 export PATH := $(BIN):$(PATH)
 PYTEST_ARGS ?=
 
-.PHONY: setup collection sanity lint unit integration molecule demo-check docs test demo demo-local build clean benchmark build-check docs-update
+.PHONY: setup collection sanity lint unit integration matrix molecule demo-check docs test demo demo-local build clean benchmark build-check docs-update
 
 setup:
 	@bash .ci/setup.sh
@@ -34,6 +34,10 @@ unit: setup collection
 
 integration: setup collection
 	@bash .ci/suite.sh integration $(BIN)/pytest tests/integration $(PYTEST_ARGS)
+
+# The other ansible-core lines (sanity, unit, smoke) and the managed-node Pythons (smoke).
+matrix: setup collection
+	@bash .ci/suite.sh matrix bash .ci/matrix.sh
 
 molecule: setup collection
 	@bash .ci/suite.sh molecule bash extensions/molecule/run.sh
@@ -58,6 +62,7 @@ test: setup collection
 	@-$(MAKE) --no-print-directory docs
 	@-$(MAKE) --no-print-directory unit
 	@-$(MAKE) --no-print-directory integration
+	@-$(MAKE) --no-print-directory matrix
 	@-$(MAKE) --no-print-directory molecule
 	@-$(MAKE) --no-print-directory demo-check
 	@bash .ci/totals.sh $(BUILD)/results
