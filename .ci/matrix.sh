@@ -66,9 +66,15 @@ for line in "${lines[@]}"; do
 done
 [ $missing -eq 0 ] || exit 1
 
-# The smoke runs: each line's controller on its own venv's Python, the 2.16 line also on the oldest
-# Python, the main controller on the distributions' Pythons.
-runs=()
+# The smoke runs, the longest first: the main controller on the distributions' Pythons, then each
+# line's controller on its own venv's Python (the 2.16 line also on the oldest Python).
+main_core=$("$repo/.venv/bin/python" -c 'import ansible.release as r; print(".".join(r.__version__.split(".")[:2]))')
+hosts=
+for v in "${MANAGED_PYTHONS[@]}"; do
+  p=$(python_for "$v") || { echo "FAIL: matrix no Python $v here"; exit 1; }
+  hosts+="${hosts:+,}py${v//./}=$p"
+done
+runs=(--run "ansible-core $main_core" "$repo/.venv/bin" "$hosts")
 for line in "${lines[@]}"; do
   venv=$(venv_of "$line")
   hosts="$(py_label "$venv/bin/python")=$venv/bin/python"
@@ -78,14 +84,7 @@ for line in "${lines[@]}"; do
   fi
   runs+=(--run "ansible-core $line" "$venv/bin" "$hosts")
 done
-main_core=$("$repo/.venv/bin/python" -c 'import ansible.release as r; print(".".join(r.__version__.split(".")[:2]))')
-hosts=
-for v in "${MANAGED_PYTHONS[@]}"; do
-  p=$(python_for "$v") || { echo "FAIL: matrix no Python $v here"; exit 1; }
-  hosts+="${hosts:+,}py${v//./}=$p"
-done
-runs+=(--run "ansible-core $main_core" "$repo/.venv/bin" "$hosts")
-"$repo/.venv/bin/python" "$repo/tests/matrix/smoke.py" --workdir "$work/smoke" --jobs 1 "${runs[@]}" \
+"$repo/.venv/bin/python" "$repo/tests/matrix/smoke.py" --workdir "$work/smoke" --jobs 2 "${runs[@]}" \
   >"$work/smoke.out" 2>&1 &
 smoke_pid=$!
 

@@ -13,7 +13,7 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 venv="$repo/.venv"
 mode=(--venv --requirements)
 if [ "${1:-}" = --venv-dir ]; then
-  venv=$2; mode=(--local); shift 2
+  venv=$(cd "$2" && pwd); mode=(--local); shift 2
 fi
 work=$(mktemp -d /tmp/ctrops-sanity-XXXXXX)
 trap 'rm -rf "$work"' EXIT
