@@ -36,7 +36,7 @@ RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--workdir", required=True, help="where the daemon, registry and runs keep their files")
     parser.add_argument("--run", nargs=3, action="append", required=True, metavar=("LABEL", "BINDIR", "HOSTS"),
                         help="a controller: label, its bin directory, HOST=PYTHON pairs separated by commas")
