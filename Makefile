@@ -13,7 +13,7 @@ export ANSIBLE_DEPRECATION_WARNINGS := false
 export PATH := $(BIN):$(PATH)
 PYTEST_ARGS ?=
 
-.PHONY: setup collection sanity lint unit integration molecule demo-check docs test demo demo-local build clean benchmark build-check docs-update
+.PHONY: setup collection sanity lint unit integration matrix molecule demo-check docs test demo demo-local build clean benchmark build-check docs-update
 
 setup:
 	@bash .ci/setup.sh
@@ -38,6 +38,10 @@ INTEGRATION_WORKERS ?= 2
 integration: setup collection
 	@bash .ci/suite.sh integration $(BIN)/pytest tests/integration -n $(INTEGRATION_WORKERS) $(PYTEST_ARGS)
 
+# The other ansible-core lines (sanity, unit, smoke) and the managed-node Pythons (smoke).
+matrix: setup collection
+	@bash .ci/suite.sh matrix bash .ci/matrix.sh
+
 molecule: setup collection
 	@bash .ci/suite.sh molecule bash extensions/molecule/run.sh
 
@@ -61,6 +65,7 @@ test: setup collection
 	@-$(MAKE) --no-print-directory docs
 	@-$(MAKE) --no-print-directory unit
 	@-$(MAKE) --no-print-directory integration
+	@-$(MAKE) --no-print-directory matrix
 	@-$(MAKE) --no-print-directory molecule
 	@-$(MAKE) --no-print-directory demo-check
 	@bash .ci/totals.sh $(BUILD)/results

@@ -17,7 +17,7 @@ tarball=$(find "$out" -maxdepth 1 -name 'ctrops-containerd-*.tar.gz' | head -n 1
 listing=$(tar -tzf "${tarball:-/dev/null}" 2>/dev/null)
 grep -qx MANIFEST.json <<<"$listing" && grep -q '^plugins/modules/containerd_namespace.py$' <<<"$listing"
 report "tarball has MANIFEST.json and the modules" $?
-! grep -qE '^(tests/(integration|unit|support|output|demo|benchmark)|playbooks/demo/.*\.py|\.venv|\.build|\.git/|\.ci)|__pycache__|\.qcow2$|\.pyc$' \
+! grep -qE '^(tests/(integration|unit|support|output|demo|benchmark|matrix)|playbooks/demo/.*\.py|\.venv|\.build|\.git/|\.ci)|__pycache__|\.qcow2$|\.pyc$' \
   <<<"$listing"
 report "tarball has no tests, venv, caches or images" $?
 size=$(stat -c %s "${tarball:-/dev/null}" 2>/dev/null || echo 0)

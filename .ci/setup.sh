@@ -8,8 +8,60 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
 # shellcheck source=.ci/versions.env
 . "$here/versions.env"
+# shellcheck source=.ci/pythons.sh
+. "$here/pythons.sh"
 
 log() { printf '[setup] %s\n' "$*"; }
+
+# ansible-test bootstraps pip from a download host that is not reachable here;
+# it first looks for a cached bootstrap script. The stand-in uses ensurepip and
+# then installs the requested packages with the caller's pip configuration.
+# Each ansible-core line pins its own pip version, hence one stand-in per venv.
+pip_standin() {  # venv
+  local pip_ver
+  pip_ver=$("$1/bin/python" - <<'PY'
+import re, ansible_test, pathlib
+src = pathlib.Path(ansible_test.__file__).parent / "_internal" / "python_requirements.py"
+print(re.search(r"pip='([0-9.]+)'", src.read_text()).group(1))
+PY
+)
+  local standin="$HOME/.ansible/test/cache/get_pip_${pip_ver//./_}.py"
+  mkdir -p "$(dirname "$standin")"
+  cp "$repo/tests/support/get_pip_standin.py" "$standin"
+}
+# The matrix layer: one small venv per ansible-core line (tests/matrix/requirements-core-LINE.txt,
+# whose "# python: X.Y" line names the controller Python), rebuilt when that file changes, the
+# lines in parallel. Then ansible-test's venvs for the sanity tests the layer runs are primed
+# (cached by ansible-test under ~/.ansible/test/venv), so the timed run installs nothing.
+matrix_venv() {  # requirements file
+  local req=$1 line py interp dir want
+  line=$(basename "$req" .txt); line=${line#requirements-core-}
+  py=$(sed -n 's/^# python: *//p' "$req")
+  dir="$repo/.build/matrix/core-$line"
+  want=$(sha256sum "$req" | cut -d' ' -f1)
+  [ "$(cat "$dir/.requirements.sha256" 2>/dev/null)" = "$want" ] && return 0
+  interp=$(python_for "$py") || { log "no Python $py for ansible-core $line"; return 1; }
+  log "creating $dir (ansible-core $line, Python $py)"
+  rm -rf "$dir"
+  "$interp" -m venv "$dir"
+  "$dir/bin/pip" install -q --disable-pip-version-check -r "$req" 2>&1 | grep -v "is ignored: it is neither" || true
+  "$dir/bin/python" -c "import ansible, pytest"
+  pip_standin "$dir"
+  local tests; tests=$(grep -v "^#" "$repo/tests/matrix/sanity-tests.txt" | sed "s/^/--test /")
+  # shellcheck disable=SC2086
+  (cd "$repo" && bash .ci/sanity.sh --venv-dir "$dir" --prime-venvs $tests) >/dev/null
+  echo "$want" > "$dir/.requirements.sha256"
+}
+setup_matrix() {
+  local pids=() pid req
+  for req in "$repo"/tests/matrix/requirements-core-*.txt; do
+    matrix_venv "$req" & pids+=($!)
+  done
+  for pid in "${pids[@]}"; do wait "$pid"; done
+}
+
+# `setup.sh matrix`: only the matrix layer's venvs (the rest is set up already).
+if [ "${1:-}" = matrix ]; then setup_matrix; exit 0; fi
 
 apt_packages=(
   # the rig: containerd 1.6, runc, CNI plugins 1.1, registry, images, TLS, auth
@@ -76,17 +128,8 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "$want" > "$stamp"
 fi
 
-# ansible-test bootstraps pip from a download host that is not reachable here;
-# it first looks for a cached bootstrap script. The stand-in uses ensurepip and
-# then installs the requested packages with the caller's pip configuration.
-pip_ver=$("$venv/bin/python" - <<'PY'
-import re, ansible_test, pathlib
-src = pathlib.Path(ansible_test.__file__).parent / "_internal" / "python_requirements.py"
-print(re.search(r"pip='([0-9.]+)'", src.read_text()).group(1))
-PY
-)
-standin="$HOME/.ansible/test/cache/get_pip_${pip_ver//./_}.py"
-mkdir -p "$(dirname "$standin")"
-cp "$repo/tests/support/get_pip_standin.py" "$standin"
+pip_standin "$venv"
+setup_matrix
+
 CTROPS_CACHE="$CTROPS_CACHE" python3 "$repo/extensions/molecule/vm.py" build-bases  # QEMU base images for Molecule and the demo (cached by recipe hash)
 log "ready: $(find "$CTROPS_CACHE" -mindepth 1 -maxdepth 1 -type d -printf '%p ')"

@@ -5,7 +5,7 @@ dir=$1
 tp=0 tf=0 ts=0 bad=0
 echo
 echo "== test totals =="
-for layer in sanity lint build docs unit integration molecule demo; do
+for layer in sanity lint build docs unit integration matrix molecule demo; do
   f="$dir/$layer.counts"
   if [ ! -f "$f" ]; then
     # A layer that wrote no counts did not run to its end: that is a failure too.
