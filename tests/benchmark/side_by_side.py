@@ -121,7 +121,7 @@ def run_play(form, strategy, varsfile, check=False, json_out=False, extra_env=No
 def check_summary(json_text):
     """'N changed' (module runs, loop items one each) from the json callback's output, with any failure."""
     data = json.loads(json_text[json_text.index("{"):])
-    changed = failed = 0
+    changed = failed = inner = 0
     message = None
     for play in data["plays"]:
         for task in play["tasks"]:
@@ -129,10 +129,15 @@ def check_summary(json_text):
                 items = result.get("results")
                 for item in items if isinstance(items, list) else [result]:
                     changed += 1 if item.get("changed") else 0
+                    per_container = item.get("containers")
+                    if isinstance(per_container, list):  # the stack's result: one entry per container
+                        inner += sum(1 for entry in per_container if isinstance(entry, dict) and entry.get("changed"))
                     if item.get("failed"):
                         failed += 1
                         message = message or item.get("msg")
     text = "%d changed" % changed
+    if inner:
+        text += " (%d containers)" % inner
     if failed:
         text += ", %d FAILED (%s)" % (failed, (message or "")[:90])
     return text
