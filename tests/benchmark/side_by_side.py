@@ -296,7 +296,7 @@ def report(strategy, forms, checks, rounds):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     parser.add_argument("--containers", type=int, default=10, help="running containers in the job (10)")
     parser.add_argument("--rounds", type=int, default=5, help="alternating no-op rounds per strategy (5)")
     parser.add_argument("--strategies", default="linear,mitogen", help="linear,mitogen")
