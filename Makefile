@@ -85,6 +85,11 @@ build-check: setup
 clean:
 	rm -rf $(BUILD) tests/output
 
-# Not part of `make test`: ctr calls and time of no-op runs, per module and containerd version.
+# Not part of `make test`: ctr calls and time of no-op runs, per module and containerd version; then the
+# side-by-side job (one image, ten running containers) against community.docker and Ansible's own floor, and
+# where one no-op containerd_container run spends its time beyond stat's.
 benchmark: setup collection
+	@bash tests/benchmark/setup.sh
 	@$(BIN)/python tests/benchmark/noop_calls.py
+	@$(BIN)/python tests/benchmark/side_by_side.py
+	@$(BIN)/python tests/benchmark/module_cost.py
