@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # matrix.sh [LINE...]: the ansible-core lines and managed-node Pythons the collection claims
 # (`make matrix`). LINEs default to every tests/matrix/requirements-core-LINE.txt; each has a
-# venv made by `make setup` under .build/matrix/core-LINE. Per line:
+# venv made by `make setup` under $CTROPS_CACHE/matrix/core-LINE. Per line:
 #   sanity  ansible-test sanity of that ansible-core, the tests in tests/matrix/sanity-tests.txt
 #   unit    tests/unit with that ansible-core (they import ansible.module_utils through module_utils)
 #   smoke   tests/matrix/smoke.yml (every module, twice) through that line's ansible-playbook
@@ -11,6 +11,8 @@
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
+# shellcheck source=.ci/versions.env
+. "$here/versions.env"
 # shellcheck source=.ci/pythons.sh
 . "$here/pythons.sh"
 
@@ -55,7 +57,9 @@ check() {
   fi
 }
 
-venv_of() { echo "$repo/.build/matrix/core-$1"; }
+# Outside the clone (like the rig's binaries): a clean clone reuses them and ansible-test's venvs,
+# which it keys by the interpreter's path.
+venv_of() { echo "$CTROPS_CACHE/matrix/core-$1"; }
 py_label() { "$1" -c 'import sys; print("py%d%d" % sys.version_info[:2])'; }
 
 missing=0

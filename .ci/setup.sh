@@ -37,7 +37,7 @@ matrix_venv() {  # requirements file
   local req=$1 line py interp dir want
   line=$(basename "$req" .txt); line=${line#requirements-core-}
   py=$(sed -n 's/^# python: *//p' "$req")
-  dir="$repo/.build/matrix/core-$line"
+  dir="$CTROPS_CACHE/matrix/core-$line"
   want=$(sha256sum "$req" | cut -d' ' -f1)
   [ "$(cat "$dir/.requirements.sha256" 2>/dev/null)" = "$want" ] && return 0
   interp=$(python_for "$py") || { log "no Python $py for ansible-core $line"; return 1; }
