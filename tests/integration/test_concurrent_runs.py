@@ -18,7 +18,7 @@ RUNS = 4
 def at_once(run_module_raw, module, **args):
     """``RUNS`` runs of ``module`` started together, each its own process; their results."""
     with ThreadPoolExecutor(RUNS) as pool:
-        futures = [pool.submit(run_module_raw, module, **args) for _ in range(RUNS)]
+        futures = [pool.submit(run_module_raw, module, **args) for _run in range(RUNS)]
         results = [future.result()[0] for future in futures]
     for result in results:
         assert result.get("failed") is not True, result

@@ -322,6 +322,13 @@ def test_errors_are_clear(containerd, run_module, busybox, container_name, tmp_p
     assert missing["msg"] == ("Image docker.io/rig/nope:1 is not in containerd (namespace default): pull or import "
                               "it first, for example with a ctrops.containerd.containerd_image task (name: "
                               "docker.io/rig/nope:1) before this one.")
+    # A dry run of a play whose image task would pull first: the create is predicted, with a warning.
+    dry = run_module("containerd_container", check=True, **containerd.module_args(
+        name=name, image="rig/nope:1", state="running"))
+    assert dry.get("failed") is not True and dry["changed"] is True, dry
+    assert dry["actions"] == ["create container %s" % name, "start task %s" % name], dry
+    assert any("is not in containerd" in w and "check mode" in w for w in dry.get("warnings", [])), dry
+    assert containerd.ctr_run("containers", "ls", "-q").stdout.split().count(name) == 0
 
     no_source = run_module("containerd_container", **containerd.module_args(
         name=name, image="rig/busybox:1", mounts=[{"source": str(tmp_path / "nope"), "destination": "/x"}]))
