@@ -61,7 +61,9 @@ echo "networks    $(ls /etc/cni/net.d | tr '\n' ' ')"
 dump=$(containerd config dump); n=0
 for s in /usr/lib/cni /etc/containerd/certs.d 'BinaryName = .*/usr/sbin/runc'; do echo "$dump" | grep -q -e "$s" && n=$((n + 1)); done
 echo "config      /etc/containerd/config.toml: $(grep '^version' /etc/containerd/config.toml), $n of 3 settings in force"
-echo "user        {user} in group containerd: $(id -nG {user} | tr ' ' '\n' | grep -cx containerd), ctr without sudo: $(runuser -u {user} -- ctr version >/dev/null 2>&1 && echo works || echo fails)"
+member=$(id -nG {user} | tr ' ' '\n' | grep -cx containerd)
+runuser -u {user} -- ctr version >/dev/null 2>&1 && ctr=works || ctr=fails
+echo "user        {user} in group containerd: $member, ctr without sudo: $ctr"
 """
 # An unprivileged user site.yml adds to the containerd group.
 DEMO_USER = "ctrops"

@@ -60,7 +60,7 @@ def test_stack_converges_predicts_and_costs_constant_calls(containerd, run_modul
 
     first = run_module("containerd_stack", **args)
     assert first["changed"] is True, first
-    assert first["actions"] == [a for a in predicted["actions"]], "check mode predicted the actions"
+    assert first["actions"] == predicted["actions"], "check mode predicted the actions"
     tasks = ns_tasks(containerd, stack_ns)
     assert set(tasks) == {web, side, tool} and all(status == "running" for _pid, status in tasks.values()), tasks
     assert netns(tasks[side][0]) == netns(tasks[web][0]), "side joins web's network namespace"
