@@ -33,7 +33,10 @@ UNREACHABLE_MARKERS = (
 )
 
 # A daemon that accepts the connection and never answers: ctr 1.6 says the first, 2.x the second.
-NO_ANSWER_MARKERS = ('timed out waiting for server handshake', 'waiting for connections to become ready')
+# The socket accepted, but no gRPC answer came before ctr gave up (the last one: ctr closed the
+# connection at its deadline while still waiting for the server's HTTP/2 preface, as under load).
+NO_ANSWER_MARKERS = ('timed out waiting for server handshake', 'waiting for connections to become ready',
+                     'error reading server preface')
 
 
 def client_argument_spec(namespace=True):
