@@ -23,4 +23,15 @@ report "tarball has no tests, venv, caches or images" $?
 size=$(stat -c %s "${tarball:-/dev/null}" 2>/dev/null || echo 0)
 [ "$size" -gt 0 ] && [ "$size" -lt 2000000 ]
 report "tarball is small (${size} bytes < 2 MB)" $?
+# Execution environments (AWX, Automation Platform): ansible-builder finds the collection's own
+# control-node needs in the installed tarball, and the shipped example definition makes a build context.
+"$repo/.venv/bin/ansible-galaxy" collection install --force --no-deps -p "$out/ee-collections" "${tarball:-/dev/null}" >/dev/null 2>&1
+needs=$("$repo/.venv/bin/ansible-builder" introspect --sanitize "$out/ee-collections" 2>&1)
+grep -q "jmespath.*from collection ctrops.containerd" <<<"$needs" &&
+  grep -q "openssh-client \[platform:dpkg\].*from collection ctrops.containerd" <<<"$needs"
+report "ansible-builder introspect finds meta/execution-environment.yml's needs" $?
+"$repo/.venv/bin/ansible-builder" create -f extensions/ee/execution-environment.yml -c "$out/ee-context" >/dev/null 2>&1 &&
+  grep -q "ctrops.containerd" "$out/ee-context/_build/requirements.yml" &&
+  grep -q "introspect" "$out/ee-context/Dockerfile"
+report "ansible-builder create makes a build context from extensions/ee/execution-environment.yml" $?
 exit $status

@@ -259,6 +259,54 @@ def run_playbook(playbook, inventory_args, vars_file, *extra, path=None, env=Non
     return result, seconds
 
 
+RUNNER_OUTCOMES = {"runner_on_ok": {}, "runner_on_failed": {"failed": True},
+                   "runner_on_skipped": {"skipped": True}, "runner_on_unreachable": {"unreachable": True}}
+
+
+def run_playbook_as_awx(playbook, inventory, vars_file, private_dir, *extra, env=None):
+    """``playbook`` as AWX and Automation Platform run it: through ansible-runner, from a private data
+    directory (project, inventory, env/extravars, env/envvars), read back from runner's event stream.
+
+    Returns (result dict shaped as the JSON callback's, seconds). Fails on a failed run."""
+    import ansible_runner  # only the demo needs it; requirements-dev.txt pins it
+
+    os.makedirs(os.path.join(private_dir, "env"), exist_ok=True)
+    with open(vars_file) as handle:
+        variables = json.load(handle)
+    # AWX writes the job's extra vars there; they hold the registry password.
+    fd = os.open(os.path.join(private_dir, "env", "extravars"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(variables, handle)
+    envvars = {key: value for key, value in ansible_env().items() if key.startswith("ANSIBLE_")}
+    envvars.update(env or {})
+    envvars["PATH"] = os.path.join(REPO, ".venv", "bin") + os.pathsep + os.environ.get("PATH", "")
+    started = time.monotonic()
+    runner = ansible_runner.run(private_data_dir=private_dir, project_dir=os.path.dirname(playbook),
+                                playbook=os.path.basename(playbook), inventory=inventory, envvars=envvars,
+                                cmdline=" ".join(extra) or None, quiet=True)
+    seconds = time.monotonic() - started
+    plays = {}
+    for event in runner.events:
+        outcome = RUNNER_OUTCOMES.get(event.get("event"))
+        if outcome is None:
+            continue
+        data = event["event_data"]
+        play = plays.setdefault(data.get("play", ""), {"play": {"name": data.get("play", "")}, "tasks": []})
+        play["tasks"].append({"task": {"name": data.get("task", ""),
+                                       "duration": {"start": data.get("start"), "end": data.get("end")}},
+                              "hosts": {data["host"]: dict(data.get("res") or {}, **outcome)}})
+    counters = runner.stats or {}
+    hosts = set().union(*[set(per_host) for per_host in counters.values() if isinstance(per_host, dict)] or [set()])
+    result = {"plays": list(plays.values()),
+              "stats": {host: {name: counters.get(key, {}).get(host, 0) for name, key in (
+                  ("ok", "ok"), ("changed", "changed"), ("failures", "failures"), ("unreachable", "dark"),
+                  ("skipped", "skipped"))} for host in hosts}}
+    if runner.status != "successful":
+        raise RuntimeError("ansible-runner %s %s ended %s (rc=%s):\n%s" % (
+            os.path.basename(playbook), " ".join(extra), runner.status, runner.rc, failures(result)))
+    return result, seconds
+
+
 def tagged_tasks(inventory_args, vars_file, tag="non_idempotent"):
     """Names of the walk-through's tasks with ``tag`` (ansible-playbook --list-tasks)."""
     cmd = [os.path.join(REPO, ".venv", "bin", "ansible-playbook"), *inventory_args,

@@ -351,8 +351,9 @@ class PluginRunner:
         environ.update(env)
         name = os.path.basename(path)
         try:
-            proc = subprocess.Popen([path], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                    env=environ, close_fds=True)
+            # run_command has no timeout, and a hung plugin must not hang the module.
+            proc = subprocess.Popen([path], stdin=subprocess.PIPE, stdout=subprocess.PIPE,  # pylint: disable=ansible-bad-function
+                                    stderr=subprocess.PIPE, env=environ, close_fds=True)
         except OSError as exc:
             raise CniError('CNI plugin %s could not be run: %s' % (path, exc))
         try:
