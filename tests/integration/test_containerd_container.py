@@ -508,7 +508,7 @@ def interrupting_ctr(containerd, tmp_path, when, how):
 
 
 def test_an_interrupted_recreate_is_repaired_by_the_next_run(containerd, run_module, busybox, container_name,
-                                                             tmp_path):
+                                                             tmp_path, monkeypatch):
     name = container_name()
     args = containerd.module_args(name=name, image="rig/busybox:1", command=["sleep", "600"], stop_timeout=0)
     run_module("containerd_container", **args)
@@ -530,8 +530,12 @@ def test_an_interrupted_recreate_is_repaired_by_the_next_run(containerd, run_mod
 
     # The run killed after the new container was made, before its task started.
     second = dict(args, env={"MODE": "two"})
-    killed = run_module("containerd_container", **dict(
-        second, executable=interrupting_ctr(containerd, tmp_path, "tasks start", "kill")))
+    # A killed module leaves its AnsiballZ payload directory behind: in this test's directory, not in /tmp.
+    with monkeypatch.context() as scoped:
+        scoped.setenv("TMPDIR", str(tmp_path))
+        killed = run_module("containerd_container", **dict(
+            second, executable=interrupting_ctr(containerd, tmp_path, "tasks start", "kill")))
+    assert list(tmp_path.glob("ansible_*_payload_*")), "the killed run's payload should be under the test's TMPDIR"
     assert killed.get("failed") is True
     assert info(containerd, name) is not None and task(containerd, name) is None
     repaired = run_module("containerd_container", **second)
