@@ -933,3 +933,52 @@ def attachments_of(cache_dir, container_id, match):
             continue
         found[(entry.get('networkName'), entry.get('ifName'))] = (path, cached)
     return found
+
+
+def converge_networks(run, runner, settings, container, netns, wanted, configs, record):
+    """Attach ``container``'s task to each ``wanted`` network and release the attachments this caller made
+    (those whose owner record has ``record``'s keys and values) that are no longer wanted.
+
+    ``settings``: conf_dir, cache_dir, lock_timeout; ``netns``: the task's netns path, or None when check
+    mode only predicts the task (its attachments are then predicted from the cache alone); ``wanted``:
+    dicts with name, ifname, cni_args, capability_args; ``configs``: {network: configuration}.
+    Returns (before, after): lists of {name, ifname, addresses}, after as far as it is known in check mode.
+    """
+    cache_dir = settings['cache_dir']
+    owned = attachments_of(cache_dir, container, record)
+    before = [dict(name=network, ifname=ifname, addresses=result_addresses(cached[1]))
+              for (network, ifname), (_path, cached) in sorted(owned.items())]
+    after = []
+    if not owned and not wanted:
+        return before, after
+    if wanted and netns is None and not run.check_mode:
+        raise CniError('Container %s has no running task to attach to its networks.' % container)
+    keys = set((want['name'], want['ifname']) for want in wanted)
+    with FileLock(cache_dir, settings['lock_timeout'], create=not run.check_mode):
+        for (network, ifname), (path, cached) in sorted(owned.items()):
+            if (network, ifname) in keys:
+                continue
+            data_dirs = data_dirs_of(network, network_configs(settings['conf_dir'], network))
+            problem = cache_entry_error(cached, network, data_dirs)
+            if problem:
+                run.warn('Cache entry %s is left alone: %s.' % (path, problem))
+                continue
+            release(run, runner, path, cached, data_dirs, 'detach %s/%s from network %s' % (container, ifname, network))
+        for want in wanted:
+            network, ifname = want['name'], want['ifname']
+            config = configs[network]
+            data_dirs = data_dirs_of(network, [config])
+            label = '%s/%s to network %s' % (container, ifname, network)
+            if netns is None:
+                cached = sound_cache(cache_path(cache_dir, network, container, ifname), network, data_dirs)
+                run.act('repair attachment of %s (the task has another network namespace)' % label
+                        if cached is not None else 'attach %s' % label)
+                result = None
+            else:
+                attachment = Attachment(network, container, ifname, netns, want.get('cni_args'),
+                                        want.get('capability_args'))
+                attachment_owner = dict(record, netns_inode=netns_inode(netns))
+                _cached, result = converge_attached(run, runner, config, attachment, cache_dir, attachment_owner,
+                                                    data_dirs, label)
+            after.append(dict(name=network, ifname=ifname, addresses=result_addresses(result)))
+    return before, after
