@@ -771,3 +771,215 @@ class FileLock:
         if self.handle is not None:
             self.handle.close()  # closing the file releases the lock
         return False
+
+
+# -- attachments: what cni_network and containerd_stack both do -------------------------
+
+def owner(address, namespace, netns, **extra):
+    """Our record in a cache entry: which containerd made the task, and the netns inode (PID reuse)."""
+    entry = dict(address=address, namespace=namespace, netns_inode=netns_inode(netns))
+    entry.update(extra)
+    return entry
+
+
+def valid_config(text, name):
+    """The configuration in a network file, or None when it is not a valid configuration of ``name``."""
+    try:
+        config = json.loads(text)
+        validate_structure(config, name)
+    except (ValueError, CniError):
+        return None
+    return config
+
+
+def network_configs(conf_dir, name):
+    """The valid configurations of the network's own files (none when it has no file)."""
+    configs = []
+    for path in files_of_network(conf_dir, name):
+        with open(path) as handle:
+            config = valid_config(handle.read(), name)
+        if config is not None:
+            configs.append(config)
+    return configs
+
+
+def data_dirs_of(name, configs):
+    """The host-local lease directories clean-ups may touch: those of the network's own files, and the default."""
+    dirs = [os.path.join(DEFAULT_IPAM_DATA_DIR, name)]
+    for config in configs:
+        dirs += [d for d in ipam_data_dirs(config) if d not in dirs]
+    return dirs
+
+
+def remove_leases(data_dirs, container, ifname):
+    for directory in data_dirs:
+        for lease, (lease_owner, lease_ifname) in ipam_leases(directory).items():
+            if lease_owner == container and lease_ifname in ('', ifname):
+                remove_file(lease)
+
+
+def _release(module, runner, path, cached, data_dirs):
+    config, cached_result, entry = cached
+    container, ifname = entry.get('containerId'), entry.get('ifName')
+    attachment = Attachment(entry.get('networkName'), container, ifname, del_netns(entry),
+                            dict(entry.get('cniArgs') or []), entry.get('capabilityArgs'))
+    release_attachment(module, runner, config, attachment, cached_result)
+    remove_leases(data_dirs, container, ifname)
+    remove_file(path)
+
+
+def release(run, runner, path, cached, data_dirs, action):
+    """Record ``action``; outside check mode DEL one sound cached attachment, remove its cache file and
+    any lease it still holds in ``data_dirs``."""
+    run.act(action, _release, run.module, runner, path, cached, data_dirs)
+
+
+def judge(runner, config, attachment, attachment_owner, cached):
+    """None when the cached attachment is sound, else why it must be repaired."""
+    old_config, old_result, entry = cached
+    if entry.get('netns') != attachment.netns or (entry.get(CACHE_OWNER_KEY) or {}).get('netns_inode') \
+            != attachment_owner['netns_inode']:
+        return 'the task has another network namespace'
+    if old_config != config:
+        return 'the network configuration changed'
+    if dict(entry.get('cniArgs') or []) != dict((k, str(v)) for k, v in attachment.cni_args.items()) \
+            or (entry.get('capabilityArgs') or {}) != attachment.capability_args:
+        return 'cni_args or capability_args changed'
+    if check_enabled(config):
+        try:
+            run_check(runner, config, attachment, old_result)
+        except CniError as exc:
+            return 'CHECK failed: %s' % exc.message
+    return None
+
+
+def _release_cached(module, runner, config, attachment, cache_file, cached):
+    """DEL the attachment a sound cache entry describes, before it is made again."""
+    old_config, old_result, entry = cached
+    old = Attachment(attachment.network, attachment.container_id, attachment.ifname, del_netns(entry),
+                     dict(entry.get('cniArgs') or []), entry.get('capabilityArgs'))
+    release_attachment(module, runner, old_config or config, old, old_result)
+    remove_file(cache_file)
+
+
+def _clear_leftovers(module, runner, config, attachment, cache_file, data_dirs):
+    """Before an ADD without a sound cache entry: undo what an interrupted run left.
+
+    A run stopped between ADD and the cache write leaves the interface and its lease behind, and an
+    unreadable cache entry says nothing of what it made. DEL with the network's own configuration
+    (no prevResult, as the spec allows) removes both, so the ADD that follows holds one lease.
+    """
+    owned = any(lease_owner == attachment.container_id and lease_ifname in ('', attachment.ifname)
+                for directory in data_dirs for lease_owner, lease_ifname in ipam_leases(directory).values())
+    if not owned and not os.path.exists(cache_file):
+        return
+    release_attachment(module, runner, config, attachment, None)
+    remove_leases(data_dirs, attachment.container_id, attachment.ifname)
+    remove_file(cache_file)
+
+
+def sound_cache(cache_file, network, data_dirs):
+    """The cache entry (config, result, entry) of an attachment, or None when absent or not sound."""
+    cached = read_cache(cache_file)
+    if cached is not None and cache_entry_error(cached, network, data_dirs):
+        return None
+    return cached
+
+
+def converge_attached(run, runner, config, attachment, cache_dir, attachment_owner, data_dirs, label):
+    """Make ``attachment`` as ``config`` says (the caller holds the FileLock); returns (cached, result).
+
+    ``cached`` is the sound cache entry found (None without one), ``result`` the CNI result after the
+    run (None in check mode for a new or repaired attachment). A sound attachment whose plugins pass
+    CHECK is left alone; another is repaired (DEL, then ADD). ``label`` names it in the action texts.
+    """
+    cache_file = cache_path(cache_dir, attachment.network, attachment.container_id, attachment.ifname)
+    cached = sound_cache(cache_file, attachment.network, data_dirs)
+    if cached is not None:
+        outcome = judge(runner, config, attachment, attachment_owner, cached)
+        if outcome is None:
+            return cached, cached[1]
+        run.act('repair attachment of %s (%s)' % (label, outcome),
+                _release_cached, run.module, runner, config, attachment, cache_file, cached)
+    else:
+        run.act('attach %s' % label, _clear_leftovers, run.module, runner, config, attachment, cache_file,
+                data_dirs)
+    if run.check_mode:
+        return cached, None
+    result = run_add(runner, config, attachment)
+    write_cache(cache_dir, attachment, config, result, attachment_owner)
+    return cached, result
+
+
+def attachments_of(cache_dir, container_id, match):
+    """{(network, ifname): (path, cached)} of the sound cache entries of ``container_id`` whose owner
+    record has every key/value of ``match`` (for example the stack that made them)."""
+    directory = os.path.join(cache_dir, 'results')
+    found = {}
+    try:
+        names = sorted(os.listdir(directory))
+    except OSError:
+        return found
+    infix = '-%s-' % container_id
+    for name in names:
+        if infix not in name:
+            continue
+        path = os.path.join(directory, name)
+        cached = read_cache(path)
+        if cached is None:
+            continue
+        entry = cached[2]
+        record = entry.get(CACHE_OWNER_KEY) or {}
+        if entry.get('containerId') != container_id or any(record.get(k) != v for k, v in match.items()):
+            continue
+        found[(entry.get('networkName'), entry.get('ifName'))] = (path, cached)
+    return found
+
+
+def converge_networks(run, runner, settings, container, netns, wanted, configs, record):
+    """Attach ``container``'s task to each ``wanted`` network and release the attachments this caller made
+    (those whose owner record has ``record``'s keys and values) that are no longer wanted.
+
+    ``settings``: conf_dir, cache_dir, lock_timeout; ``netns``: the task's netns path, or None when check
+    mode only predicts the task (its attachments are then predicted from the cache alone); ``wanted``:
+    dicts with name, ifname, cni_args, capability_args; ``configs``: {network: configuration}.
+    Returns (before, after): lists of {name, ifname, addresses}, after as far as it is known in check mode.
+    """
+    cache_dir = settings['cache_dir']
+    owned = attachments_of(cache_dir, container, record)
+    before = [dict(name=network, ifname=ifname, addresses=result_addresses(cached[1]))
+              for (network, ifname), (_path, cached) in sorted(owned.items())]
+    after = []
+    if not owned and not wanted:
+        return before, after
+    if wanted and netns is None and not run.check_mode:
+        raise CniError('Container %s has no running task to attach to its networks.' % container)
+    keys = set((want['name'], want['ifname']) for want in wanted)
+    with FileLock(cache_dir, settings['lock_timeout'], create=not run.check_mode):
+        for (network, ifname), (path, cached) in sorted(owned.items()):
+            if (network, ifname) in keys:
+                continue
+            data_dirs = data_dirs_of(network, network_configs(settings['conf_dir'], network))
+            problem = cache_entry_error(cached, network, data_dirs)
+            if problem:
+                run.warn('Cache entry %s is left alone: %s.' % (path, problem))
+                continue
+            release(run, runner, path, cached, data_dirs, 'detach %s/%s from network %s' % (container, ifname, network))
+        for want in wanted:
+            network, ifname = want['name'], want['ifname']
+            config = configs[network]
+            data_dirs = data_dirs_of(network, [config])
+            label = '%s/%s to network %s' % (container, ifname, network)
+            if netns is None:
+                cached = sound_cache(cache_path(cache_dir, network, container, ifname), network, data_dirs)
+                run.act('repair attachment of %s (the task has another network namespace)' % label
+                        if cached is not None else 'attach %s' % label)
+                result = None
+            else:
+                attachment = Attachment(network, container, ifname, netns, want.get('cni_args'),
+                                        want.get('capability_args'))
+                attachment_owner = dict(record, netns_inode=netns_inode(netns))
+                _cached, result = converge_attached(run, runner, config, attachment, cache_dir, attachment_owner,
+                                                    data_dirs, label)
+            after.append(dict(name=network, ifname=ifname, addresses=result_addresses(result)))
+    return before, after

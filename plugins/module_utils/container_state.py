@@ -17,10 +17,9 @@ __metaclass__ = type
 from ansible_collections.ctrops.containerd.plugins.module_utils import container_options as options
 from ansible_collections.ctrops.containerd.plugins.module_utils import containers as ctrs
 from ansible_collections.ctrops.containerd.plugins.module_utils import validate
-from ansible_collections.ctrops.containerd.plugins.module_utils.client import CtrError, NotFound
 from ansible_collections.ctrops.containerd.plugins.module_utils.errors import InvalidInput, ModuleError
-from ansible_collections.ctrops.containerd.plugins.module_utils.races import act_racing, object_lock
-from ansible_collections.ctrops.containerd.plugins.module_utils.task_state import TaskStates, task_started
+from ansible_collections.ctrops.containerd.plugins.module_utils.races import object_lock
+from ansible_collections.ctrops.containerd.plugins.module_utils.task_state import TaskStates
 
 # The states that also bring the container's task to a state (present: the container only).
 TASK_STATES = ('running', 'paused', 'stopped')
@@ -89,19 +88,11 @@ def validate_params(params):
     validate.existing_parent(params['log_path'], 'log_path')
 
 
-def resolve_namespaces(client, spec, tasks_by_name):
-    paths = {}
-    for option, kind, _short in ctrs.SHARED_NAMESPACES:
-        value = spec[option]
-        if value and (tasks_by_name.get(value) or {}).get('predicted'):
-            # Check mode: a task this run would start first; the path is known only once it runs.
-            paths[kind] = '/proc/<pid of %s>/ns/%s' % (value, kind)
-        elif value:
-            paths[kind] = ctrs.namespace_path(value, kind, tasks_by_name, client.namespace)
-    return paths
-
-
 class ContainerManager:
+    """One container brought to its options: reading and comparing here; the steps that change it
+    (create, recreate, restore, remove) are in container_actions, imported only when a run acts, so
+    a no-op run does not compile them (AnsiballZ ships source, compiled on every run)."""
+
     def __init__(self, run, params, listing):
         self.run = run
         self.client = run.client
@@ -113,124 +104,17 @@ class ContainerManager:
         self.restarted = False  # whether a task is started again (after a recreate, or its repair)
         self.labels = None      # the labels of the container create() made (check mode predicts with them)
 
-    def stop_and_delete_task(self, task, labels):
-        act = self.run.act
-        if task['status'] in ctrs.LIVE and labels.get(ctrs.RESTART_STATUS) == 'running':
-            # Else containerd's restart monitor could start the task again before it is deleted.
-            act('set label %s=stopped' % ctrs.RESTART_STATUS, ctrs.set_labels, self.client, self.name,
-                {ctrs.RESTART_STATUS: 'stopped'})
-        if task['status'] in ctrs.LIVE:
-            act('stop task %s' % self.name, ctrs.stop_task, self.client, self.name, task,
-                self.params['stop_signal'], self.params['stop_timeout'])
-        act('delete task %s' % self.name, self.delete_task_when_stopped)
-
     def delete_task_when_stopped(self):
-        ctrs.wait_status(self.client, self.name, ('stopped', 'created', None), timeout=10)
-        try:
-            ctrs.delete_task(self.client, self.name)
-        except CtrError as exc:
-            if 'not found' not in exc.message:
-                raise
-
-    def created_as_wanted(self, spec):
-        """After a create that found the container (or its snapshot): whether another run made it as
-        wanted; None while it is not recorded yet (its snapshot is prepared first)."""
-        info = ctrs.container_info(self.client, self.name)
-        if info is None:
-            return None
-        diffs = options.differences(spec, options.parse_container_info(info))
-        if diffs:
-            raise ModuleError('Container %s was created at the same moment by another run, with another spec '
-                              '(%s): run again to recreate it as this task says.'
-                              % (self.name, ', '.join(field for field, _w, _a in diffs[:5])))
-        return True
+        from ansible_collections.ctrops.containerd.plugins.module_utils import container_actions
+        return container_actions.delete_task_when_stopped(self)
 
     def create(self, spec, tasks_by_name, old=None, old_task=None):
-        """Create (or recreate) the container; restart its task if it was running.
-
-        A recreate of a container with a live task records first, on the namespace, that the task must
-        run again, and the new container carries the same record until its task started: a run
-        interrupted anywhere in between is repaired by the next one (see restore()). With state=stopped
-        the task is not started again: the declared state wins over the record.
-        """
-        act = self.run.act
-        ns_paths = resolve_namespaces(self.client, spec, tasks_by_name)
-        if spec['image'] not in self.listing.images and not ctrs.image_exists(self.client, spec['image']):
-            message = ctrs.missing_image_message(spec['image']) % self.client.namespace
-            if not self.run.check_mode:
-                raise ModuleError(message)
-            # A dry run of a play whose earlier task pulls the image only predicted that pull.
-            self.run.warn(message + ' In check mode the create is predicted as if an earlier task had done so.')
-        options.check_versions(spec, self.client.versions, self.client.executable)
-        restart = old_task is not None and old_task['status'] in ctrs.LIVE and self.state != 'stopped'
-        labels = options.managed_labels(spec, self.params['labels'])
-        log_uri = None
-        recorded = False
-        if old is None:
-            pending = ctrs.pending_restores(self.client).get(self.name)
-            if pending and self.state == 'stopped':
-                act([], ctrs.record_restore, self.client, self.name, None)
-            elif pending:
-                # An earlier recreate removed the container whose task ran: start it again.
-                restart = recorded = True
-                log_uri = ctrs.parse_restore(pending)[1]
-        else:
-            log_uri = old['labels'].get(ctrs.LOG_LABEL)
-            if restart:
-                act([], ctrs.record_restore, self.client, self.name, 'running', log_uri)
-                recorded = True
-        if self.params['log_path'] and self.state in ('running', 'paused'):
-            # The task starts with the log file asked for (containerd_task's label says which it has).
-            log_uri = ctrs.log_uri_for(self.params['log_path'])
-        if log_uri:
-            labels[ctrs.LOG_LABEL] = log_uri
-            if spec['restart_policy'] != 'no':
-                labels[ctrs.RESTART_LOGURI] = log_uri
-        if restart:
-            labels[ctrs.RESTORE_LABEL] = ctrs.restore_value('running', log_uri)
-        self.created, self.labels = True, labels
-        removed = []
-        try:
-            if old is not None:
-                if old_task is not None:
-                    self.stop_and_delete_task(old_task, old['labels'])
-                act_racing(self.run, 'delete container %s' % self.name,
-                           lambda: ctrs.container_info(self.client, self.name) is None,
-                           ctrs.delete_container, self.client, self.name, errors=(NotFound,))
-                removed.append(self.name)
-            act_racing(self.run, 'create container %s' % self.name, lambda: self.created_as_wanted(spec),
-                       ctrs.create_container, self.client,
-                       lambda env_file: options.create_args(self.name, spec, labels, ns_paths, env_file=env_file),
-                       spec['secret_env'])
-        except ModuleError as exc:
-            if removed and not self.run.check_mode:
-                then = ' and starts its task again' if restart else ''
-                raise ModuleError('Container %s was removed to be recreated, but creating it again failed: %s '
-                                  'The next run creates it%s.' % (self.name, exc.message.rstrip('.') + '.', then),
-                                  **exc.details())
-            raise
-        if restart:
-            self.restore(spec, log_uri, recorded)
+        from ansible_collections.ctrops.containerd.plugins.module_utils import container_actions
+        return container_actions.create(self, spec, tasks_by_name, old, old_task)
 
     def restore(self, spec, log_uri, recorded):
-        """Start the task a recreate stopped, then drop the records that asked for it."""
-        act = self.run.act
-        self.restarted = True
-        try:
-            act_racing(self.run, 'start task %s' % self.name, lambda: task_started(self.client, self.name),
-                       ctrs.start_task, self.client, self.name, log_uri)
-        except ModuleError as exc:
-            raise ModuleError('Container %s was recreated, but starting its task again failed: %s The next run '
-                              'starts it again.' % (self.name, exc.message.rstrip('.') + '.'), **exc.details())
-        done = {ctrs.RESTORE_LABEL: None}
-        if spec['restart_policy'] != 'no':
-            done[ctrs.RESTART_STATUS] = 'running'
-            act('set label %s=running' % ctrs.RESTART_STATUS)
-        act([], ctrs.set_labels, self.client, self.name, done)
-        if self.labels is not None:
-            self.labels = dict((k, v) for k, v in dict(self.labels, **done).items() if v is not None)
-        if recorded:
-            act([], ctrs.record_restore, self.client, self.name, None)
+        from ansible_collections.ctrops.containerd.plugins.module_utils import container_actions
+        return container_actions.restore(self, spec, log_uri, recorded)
 
     def present(self, info, tasks_by_name):
         spec = options.desired_spec(self.params)
@@ -275,22 +159,8 @@ class ContainerManager:
         return spec
 
     def absent(self, info, task):
-        if info is None:
-            if self.name in ctrs.pending_restores(self.client):
-                # An interrupted recreate removed it: a later create is not to start its task.
-                self.run.act([], ctrs.record_restore, self.client, self.name, None)
-            return
-        if task is not None:
-            if task['status'] in ctrs.LIVE and not self.params['force']:
-                raise ModuleError('Container %s has a %s task (pid %d): stop it first '
-                                  '(ctrops.containerd.containerd_task state=absent) or set force=true '
-                                  'to stop and delete it with the container.'
-                                  % (self.name, task['status'], task['pid']))
-            self.stop_and_delete_task(task, info.get('Labels') or {})
-        self.run.act('delete container %s' % self.name, ctrs.delete_container, self.client, self.name)
-        if ctrs.RESTORE_LABEL in (info.get('Labels') or {}):
-            # A removed container's task is not to be restored by a later create.
-            self.run.act([], ctrs.record_restore, self.client, self.name, None)
+        from ansible_collections.ctrops.containerd.plugins.module_utils import container_actions
+        return container_actions.absent(self, info, task)
 
 
 def converge_container(run, params, listing):

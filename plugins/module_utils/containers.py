@@ -20,9 +20,10 @@ import shutil
 import tempfile
 import time
 
-from ansible_collections.ctrops.containerd.plugins.module_utils import namespaces, parsers
+# namespaces and labels are imported where they are used: only runs that write need them, and a
+# no-op run then compiles less (AnsiballZ ships source).
+from ansible_collections.ctrops.containerd.plugins.module_utils import parsers
 from ansible_collections.ctrops.containerd.plugins.module_utils.client import CtrError, NotFound
-from ansible_collections.ctrops.containerd.plugins.module_utils.labels import label_args
 
 # Labels this collection keeps on a container.
 SPEC_LABEL = 'ctrops.containerd/spec'            # digest of the options the container was created from
@@ -152,6 +153,7 @@ def missing_labels(current, wanted):
 
 
 def set_labels(client, name, labels):
+    from ansible_collections.ctrops.containerd.plugins.module_utils.labels import label_args
     client.run(['containers', 'label', name] + label_args(labels))
 
 
@@ -198,6 +200,7 @@ def parse_restore(value):
 
 def pending_restores(client):
     """{container: wanted task status} recorded on the namespace by a recreate that did not finish."""
+    from ansible_collections.ctrops.containerd.plugins.module_utils import namespaces
     labels = namespaces.namespaces(client).get(client.namespace) or {}
     return dict((key[len(RESTORE_NS_PREFIX):], value) for key, value in labels.items()
                 if key.startswith(RESTORE_NS_PREFIX))
@@ -205,6 +208,7 @@ def pending_restores(client):
 
 def record_restore(client, name, status, log_uri=None):
     """Record on the namespace that the task of ``name`` must be ``status`` (None: forget it)."""
+    from ansible_collections.ctrops.containerd.plugins.module_utils import namespaces
     value = restore_value(status, log_uri) if status else None
     namespaces.set_labels(client, client.namespace, {RESTORE_NS_PREFIX + name: value})
 

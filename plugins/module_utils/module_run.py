@@ -123,6 +123,10 @@ class RunPart:
     def client(self):
         return self.whole.client
 
+    @property
+    def module(self):
+        return self.whole.module
+
     def act(self, action, func=None, *args, **kwargs):
         self.actions.extend([action] if isinstance(action, str) else action)
         return self.whole.act(action, func, *args, **kwargs)

@@ -436,7 +436,7 @@ def ensure_absent(run):
         with open(path) as handle:
             text = handle.read()
         before += text
-        config = valid_config(text, name)
+        config = cni.valid_config(text, name)
         if config is not None:
             configs.append(config)
         elif params['purge']:
@@ -458,35 +458,6 @@ def ensure_absent(run):
     run.set_diff(before, '', header)
 
 
-def valid_config(text, name):
-    """The configuration in a network file, or None when it is not a valid configuration of ``name``."""
-    try:
-        config = json.loads(text)
-        cni.validate_structure(config, name)
-    except (ValueError, cni.CniError):
-        return None
-    return config
-
-
-def data_dirs_of(name, configs):
-    """The host-local lease directories clean-ups may touch: those of the network's own files, and the default."""
-    dirs = [os.path.join(cni.DEFAULT_IPAM_DATA_DIR, name)]
-    for config in configs:
-        dirs += [d for d in cni.ipam_data_dirs(config) if d not in dirs]
-    return dirs
-
-
-def current_configs(params):
-    """The valid configurations of the network's own files (none when it has no file)."""
-    configs = []
-    for path in cni.files_of_network(params['conf_dir'], params['name']):
-        with open(path) as handle:
-            config = valid_config(handle.read(), params['name'])
-        if config is not None:
-            configs.append(config)
-    return configs
-
-
 def warn_skipped(run, skipped):
     for path, why in skipped:
         run.warn('Cache entry %s is left alone: %s.' % (path, why))
@@ -494,31 +465,17 @@ def warn_skipped(run, skipped):
 
 def release(run, runner, path, cached, reason, released, data_dirs):
     """DEL one cached attachment, remove its cache file and any lease it still holds in ``data_dirs``."""
-    config, cached_result, entry = cached
+    entry = cached[2]
     container, ifname = entry.get('containerId'), entry.get('ifName')
     released.append(dict(container=container, ifname=ifname, reason=reason))
-    run.actions.append('release %s/%s (%s)' % (container, ifname, reason))
-    if run.check_mode:
-        return
-    attachment = cni.Attachment(entry.get('networkName'), container, ifname, cni.del_netns(entry),
-                                dict(entry.get('cniArgs') or []), entry.get('capabilityArgs'))
-    cni.release_attachment(run.module, runner, config, attachment, cached_result)
-    remove_leases(data_dirs, container, ifname)
-    cni.remove_file(path)
-
-
-def remove_leases(data_dirs, container, ifname):
-    for directory in data_dirs:
-        for lease, (owner, lease_ifname) in cni.ipam_leases(directory).items():
-            if owner == container and lease_ifname in ('', ifname):
-                cni.remove_file(lease)
+    cni.release(run, runner, path, cached, data_dirs, 'release %s/%s (%s)' % (container, ifname, reason))
 
 
 def purge_network(run, name, configs, released):
     """Release every sound cached attachment, then the network's IPAM state and bridges (its own files' only)."""
     params = run.params
     runner = cni.PluginRunner(run.module, params['bin_dirs'], params['timeout'])
-    data_dirs = data_dirs_of(name, configs)
+    data_dirs = cni.data_dirs_of(name, configs)
     skipped = []
     for path, entry in cni.cached_attachments(params['cache_dir'], name, skipped, data_dirs).items():
         release(run, runner, path, entry, 'network purged', released, data_dirs)
@@ -551,7 +508,7 @@ def delete_link(run, name):
 # -- attachments --------------------------------------------------------------------
 
 def owner_of(params, netns):
-    return dict(address=params['address'], namespace=params['namespace'], netns_inode=cni.netns_inode(netns))
+    return cni.owner(params['address'], params['namespace'], netns)
 
 
 def task_netns(client, container):
@@ -579,25 +536,13 @@ def ensure_attached(run):
     attachment = cni.Attachment(params['name'], params['container'], params['ifname'], netns,
                                 params['cni_args'], params['capability_args'])
     cache_file = cni.cache_path(params['cache_dir'], params['name'], params['container'], params['ifname'])
-    owner = owner_of(params, netns)
-    data_dirs = data_dirs_of(params['name'], [config])
+    data_dirs = cni.data_dirs_of(params['name'], [config])
     with cni.FileLock(params['cache_dir'], params['lock_timeout'], create=not run.check_mode):
-        cached = cni.read_cache(cache_file)
-        if cached is not None and cni.cache_entry_error(cached, params['name'], data_dirs):
-            cached = None
-        if cached is not None:
-            outcome = judge(runner, config, attachment, owner, cached)
-            if outcome is None:
-                run.result['result'] = cached[1]
-            else:
-                run.act('repair attachment of %s/%s (%s)' % (params['container'], params['ifname'], outcome),
-                        release_cached, run, runner, config, cache_file, cached)
-        else:
-            run.act('attach %s/%s' % (params['container'], params['ifname']),
-                    clear_leftovers, run, runner, config, attachment, cache_file, data_dirs)
-        if run.actions and not run.check_mode:
-            run.result['result'] = cni.run_add(runner, config, attachment)
-            cni.write_cache(params['cache_dir'], attachment, config, run.result['result'], owner)
+        cached, result = cni.converge_attached(run, runner, config, attachment, params['cache_dir'],
+                                               owner_of(params, netns), data_dirs,
+                                               '%s/%s' % (params['container'], params['ifname']))
+    if result is not None:
+        run.result['result'] = result
     before = attachment_view(params, cached[2].get('netns') if cached else None, cached is not None,
                              cache_file)
     run.result['attachment'] = attachment_view(params, netns, True, cache_file)
@@ -605,57 +550,11 @@ def ensure_attached(run):
     run.set_diff(before, run.result['attachment'])
 
 
-def release_cached(run, runner, config, cache_file, cached):
-    """DEL the attachment a sound cache entry describes, before it is made again."""
-    old_config, old_result, entry = cached
-    params = run.params
-    old = cni.Attachment(params['name'], params['container'], params['ifname'], cni.del_netns(entry),
-                         dict(entry.get('cniArgs') or []), entry.get('capabilityArgs'))
-    cni.release_attachment(run.module, runner, old_config or config, old, old_result)
-    cni.remove_file(cache_file)
-
-
-def clear_leftovers(run, runner, config, attachment, cache_file, data_dirs):
-    """Before an ADD without a sound cache entry: undo what an interrupted run left.
-
-    A run stopped between ADD and the cache write leaves the interface and its lease behind, and an
-    unreadable cache entry says nothing of what it made. DEL with the network's own configuration
-    (no prevResult, as the spec allows) removes both, so the ADD that follows holds one lease.
-    """
-    params = run.params
-    owned = any(owner == params['container'] and lease_ifname in ('', params['ifname'])
-                for directory in data_dirs for owner, lease_ifname in cni.ipam_leases(directory).values())
-    if not owned and not os.path.exists(cache_file):
-        return
-    cni.release_attachment(run.module, runner, config, attachment, None)
-    remove_leases(data_dirs, params['container'], params['ifname'])
-    cni.remove_file(cache_file)
-
-
-def judge(runner, config, attachment, owner, cached):
-    """None when the cached attachment is sound, else why it must be repaired."""
-    old_config, old_result, entry = cached
-    if entry.get('netns') != attachment.netns or (entry.get(cni.CACHE_OWNER_KEY) or {}).get('netns_inode') \
-            != owner['netns_inode']:
-        return 'the task has another network namespace'
-    if old_config != config:
-        return 'the network configuration changed'
-    if dict(entry.get('cniArgs') or []) != dict((k, str(v)) for k, v in attachment.cni_args.items()) \
-            or (entry.get('capabilityArgs') or {}) != attachment.capability_args:
-        return 'cni_args or capability_args changed'
-    if cni.check_enabled(config):
-        try:
-            cni.run_check(runner, config, attachment, old_result)
-        except cni.CniError as exc:
-            return 'CHECK failed: %s' % exc.message
-    return None
-
-
 def ensure_detached(run):
     params = run.params
     cache_file = cni.cache_path(params['cache_dir'], params['name'], params['container'], params['ifname'])
     runner = cni.PluginRunner(run.module, params['bin_dirs'], params['timeout'])
-    data_dirs = data_dirs_of(params['name'], current_configs(params))
+    data_dirs = cni.data_dirs_of(params['name'], cni.network_configs(params['conf_dir'], params['name']))
     with cni.FileLock(params['cache_dir'], params['lock_timeout'], create=not run.check_mode):
         cached = cni.read_cache(cache_file)
         problem = cni.cache_entry_error(cached, params['name'], data_dirs) if cached is not None else None
@@ -663,8 +562,8 @@ def ensure_detached(run):
             warn_skipped(run, [(cache_file, problem)])
             cached = None
         if cached is not None:
-            release(run, runner, cache_file, cached, 'detached', [], data_dirs)
-            run.actions[-1] = 'detach %s/%s' % (params['container'], params['ifname'])
+            cni.release(run, runner, cache_file, cached, data_dirs,
+                        'detach %s/%s' % (params['container'], params['ifname']))
     netns = cached[2].get('netns') if cached else None
     run.result['attachment'] = attachment_view(params, netns, False, cache_file)
     run.set_diff(attachment_view(params, netns, cached is not None, cache_file), run.result['attachment'])
@@ -675,7 +574,7 @@ def ensure_pruned(run):
     client = run.client
     runner = cni.PluginRunner(run.module, params['bin_dirs'], params['timeout'])
     released, skipped = [], []
-    data_dirs = data_dirs_of(params['name'], current_configs(params))
+    data_dirs = cni.data_dirs_of(params['name'], cni.network_configs(params['conf_dir'], params['name']))
     with cni.FileLock(params['cache_dir'], params['lock_timeout'], create=not run.check_mode):
         entries = cni.cached_attachments(params['cache_dir'], params['name'], skipped, data_dirs)
         ours = dict((path, cached) for path, cached in entries.items()

@@ -281,6 +281,24 @@ options:
             as the option of that name of M(ctrops.containerd.containerd_task).
           - As O(ctrops.containerd.containerd_container#module:log_path).
         type: path
+      networks:
+        description:
+          - CNI networks to attach the container's task to, after the task runs, as
+            M(ctrops.containerd.cni_network) with O(ctrops.containerd.cni_network#module:state=attached) does
+            (the same plugin chain, libcni cache, CHECK and repair, lock). Each network must be defined in
+            O(cni.conf_dir).
+          - Each element is a network name, or a dict with C(name) and optionally C(ifname) (the interface in
+            the container; default C(eth0) for the first element, C(eth1) for the second, ...), C(cni_args)
+            and C(capability_args) (as O(ctrops.containerd.cni_network#module:cni_args) and
+            O(ctrops.containerd.cni_network#module:capability_args)).
+          - Only with O(containers[].state=running), and not with O(containers[].net_host) or
+            O(containers[].network_from).
+          - A network no longer listed (or every network, when the container is removed or is an orphan) is
+            detached. Only attachments this stack made are detached; those made by
+            M(ctrops.containerd.cni_network) are left alone.
+          - When the task starts again (a recreate), its attachments are repaired into the new network namespace.
+        type: list
+        elements: raw
   images:
     description:
       - Images to pull (or import, or tag) before the containers are converged, each with the options of
@@ -400,6 +418,34 @@ options:
         O(containers[].stop_timeout)).
     type: bool
     default: false
+  cni:
+    description:
+      - Where the CNI networks of O(containers[].networks) are defined and attachments are kept, as the options
+        of that name of M(ctrops.containerd.cni_network).
+    type: dict
+    default: {}
+    suboptions:
+      conf_dir:
+        description:
+          - Directory of the CNI network configuration files.
+        type: path
+        default: /etc/cni/net.d
+      bin_dirs:
+        description:
+          - Directories searched, in order, for the CNI plugin binaries (C(CNI_PATH)).
+        type: list
+        elements: path
+        default: [/opt/cni/bin, /usr/lib/cni]
+      cache_dir:
+        description:
+          - libcni's cache directory (attachment results in its C(results) subdirectory, the lock file in it).
+        type: path
+        default: /var/lib/cni
+      lock_timeout:
+        description:
+          - Seconds to wait for the CNI lock held by another run on the host.
+        type: int
+        default: 120
 extends_documentation_fragment:
   - ctrops.containerd.client
   - ctrops.containerd.client.NAMESPACE
@@ -408,7 +454,8 @@ attributes:
   check_mode:
     support: full
     details: Predicts per container, also for a container that joins the namespace of one this run would
-      start first.
+      start first. An attachment of a running task is predicted exactly (CHECK still runs, as in
+      M(ctrops.containerd.cni_network)); one of a task this run would start is predicted as an attach.
   diff_mode:
     support: full
     details: Per container that changes (or would), as M(ctrops.containerd.containerd_container) shows it, and
@@ -416,8 +463,8 @@ attributes:
   platform:
     platforms: posix
 notes:
-  - CNI attachments are not supported by this module yet; attach a container of the stack with
-    M(ctrops.containerd.cni_network) (O(ctrops.containerd.cni_network#module:state=attached)) after it.
+  - CNI attachments (O(containers[].networks)) read the task's PID from the task listing the run makes anyway;
+    a no-op costs no further C(ctr) call, only reading the libcni cache (and CHECK by the plugins).
   - In an ad-hoc command the lists of dicts go in as JSON (see EXAMPLES).
 seealso:
   - module: ctrops.containerd.containerd_container
@@ -455,6 +502,33 @@ EXAMPLES = r'''
         network_from: web
         state: running
     remove_orphans: true
+
+- name: A CNI bridge network, then a stack whose containers are attached to it
+  ctrops.containerd.cni_network:
+    name: shop-net
+    bridge: shop0
+    subnet: 10.88.0.0/24
+
+- name: Attach web to shop-net (eth0) and db to shop-net and a second network with a fixed interface name
+  ctrops.containerd.containerd_stack:
+    name: shop
+    containers:
+      - name: web
+        image: nginx:alpine
+        state: running
+        networks: [shop-net]
+      - name: db
+        image: postgres:16
+        state: running
+        networks:
+          - shop-net
+          - name: backup-net
+            ifname: backup0
+  register: shop
+
+- name: Show web's address
+  ansible.builtin.debug:
+    msg: "{{ shop.containers[0].networks[0].addresses[0] }}"
 
 - name: Images from an archive (air-gapped hosts) and a stopped one-shot container
   ctrops.containerd.containerd_stack:
@@ -509,6 +583,14 @@ containers:
       elements: str
       returned: when it existed with another spec
     orphan: {description: Whether it was removed as an orphan., type: bool}
+    networks:
+      description:
+        - Its CNI attachments made by this stack after the run, with the addresses from the CNI result (empty
+          in check mode for an attachment not made yet).
+      type: list
+      elements: dict
+      returned: for converged containers
+      sample: [{name: shop-net, ifname: eth0, addresses: [10.88.0.2/24]}]
     failed:
       description: Whether converging it failed (or was skipped because a container it joins failed).
       type: bool
@@ -537,6 +619,7 @@ ctr_calls:
   type: int
 '''
 
+from ansible_collections.ctrops.containerd.plugins.module_utils import cni
 from ansible_collections.ctrops.containerd.plugins.module_utils import containers as ctrs
 from ansible_collections.ctrops.containerd.plugins.module_utils import reference
 from ansible_collections.ctrops.containerd.plugins.module_utils import stack
@@ -575,8 +658,57 @@ def entries_of(run):
             if entry['name'] in exc.message:
                 raise
             raise InvalidInput('Container %s: %s' % (entry['name'], exc.message))
+        entry['networks'] = stack.networks_of(entry)
         entries.append(entry)
     return entries
+
+
+def network_configs(run, entries):
+    """{network: configuration} of every network the entries attach to, read and checked before any change."""
+    conf_dir = run.params['cni']['conf_dir']
+    configs = {}
+    for entry in entries:
+        for want in entry['networks']:
+            if want['name'] in configs:
+                continue
+            if not cni.files_of_network(conf_dir, want['name']):
+                raise InvalidInput('Container %s attaches to network %s, which is not defined in %s: create it first '
+                                   '(ctrops.containerd.cni_network) or fix the name or cni.conf_dir.'
+                                   % (entry['name'], want['name'], conf_dir))
+            try:
+                _path, config = cni.read_network(conf_dir, want['name'])
+                cni.validate_structure(config, want['name'])
+            except (ValueError, cni.CniError) as exc:
+                raise InvalidInput('Container %s attaches to network %s: %s' % (
+                    entry['name'], want['name'], getattr(exc, 'message', 'its file is not valid JSON.')))
+            configs[want['name']] = config
+    return configs
+
+
+class Networks:
+    """The CNI side of a stack run: each container's attachments after its task is converged."""
+
+    def __init__(self, run, configs):
+        settings = run.params['cni']
+        self.settings = settings
+        self.runner = cni.PluginRunner(run.module, settings['bin_dirs'], run.params['timeout'])
+        self.configs = configs
+        # Attachments this stack made in this containerd namespace: the ones it may release.
+        self.record = dict(address=run.params['address'], namespace=run.params['namespace'], stack=run.params['name'])
+
+    def converge(self, part, wanted, result):
+        """Attach the container of ``result`` (its pid) to ``wanted``, release what it no longer declares;
+        adds ``networks`` to the result, and to the part's diff when they change."""
+        pid = result.get('pid') if result.get('status') == 'running' else None
+        netns = '/proc/%d/ns/net' % pid if pid else None
+        count = len(part.actions)
+        before, after = cni.converge_networks(part, self.runner, self.settings, result['name'], netns, wanted,
+                                              self.configs, self.record)
+        result['networks'] = after
+        if len(part.actions) > count:
+            diff = part.diff or dict(before={}, after={})
+            part.diff = dict(before=dict(diff['before'], networks=before), after=dict(diff['after'], networks=after))
+            result.update(changed=True, actions=part.actions)
 
 
 def images_of(run):
@@ -653,6 +785,7 @@ def converge(run):
         orphans = [name for name in found if name not in declared]
     existing = ctrs.list_containers(client) if stack.undeclared_targets(entries) else ()
     order = stack.plan(entries, existing, orphans)
+    networks = Networks(run, network_configs(run, entries))
 
     listing = Listing(client)
     image_results, failed_images = converge_images(run, images, listing)
@@ -671,16 +804,17 @@ def converge(run):
             continue
         task = listing.tasks().get(name) if name in settled else None
         joins_restarted = any(target in listing.restarted for _o, _k, target in stack.references(entry))
-        if name in settled and stack.settled_task(entry, task) and not joins_restarted:
-            results[name] = container_result(entry, task=task)
-            continue
         part = parts[name] = run.part(entry)
         try:
-            converge_container(part, entry, listing)
-            results[name] = container_result(entry, part)
+            if name in settled and stack.settled_task(entry, task) and not joins_restarted:
+                results[name] = container_result(entry, task=task)
+            else:
+                converge_container(part, entry, listing)
+                results[name] = container_result(entry, part)
+            networks.converge(part, entry['networks'], results[name])
         except ModuleError as exc:
             failed[name] = exc.message.rstrip('.')
-            results[name] = dict(container_result(entry, part), failed=True, msg=exc.message)
+            results[name] = dict(results.get(name) or container_result(entry, part), failed=True, msg=exc.message)
     removed = []
     for name in orphans:
         entry = orphan_params(name)
@@ -688,6 +822,7 @@ def converge(run):
         try:
             converge_container(part, entry, listing)
             removed.append(dict(container_result(entry, part), orphan=True))
+            networks.converge(part, [], removed[-1])
         except ModuleError as exc:
             failed[name] = exc.message.rstrip('.')
             removed.append(dict(container_result(entry, part), orphan=True, failed=True, msg=exc.message))
@@ -712,10 +847,17 @@ def converge(run):
 def main():
     run = ModuleRun(dict(
         name=dict(type='str', required=True),
-        containers=dict(type='list', elements='dict', default=[], options=container_argument_spec()),
+        containers=dict(type='list', elements='dict', default=[], options=dict(
+            container_argument_spec(), networks=dict(type='list', elements='raw'))),
         images=dict(type='list', elements='dict', default=[], options=source_argument_spec(),
                     required_if=SOURCE_REQUIRED_IF, required_together=SOURCE_REQUIRED_TOGETHER),
         remove_orphans=dict(type='bool', default=False),
+        cni=dict(type='dict', default={}, options=dict(
+            conf_dir=dict(type='path', default='/etc/cni/net.d'),
+            bin_dirs=dict(type='list', elements='path', default=list(cni.DEFAULT_BIN_DIRS)),
+            cache_dir=dict(type='path', default='/var/lib/cni'),
+            lock_timeout=dict(type='int', default=120),
+        )),
     ))
     run.execute(converge, run)
     run.exit()

@@ -6,10 +6,12 @@ the joined container and those that join it, an orphan removed.
 """
 
 import os
+import subprocess
 
 import pytest
 
 from conftest import remove_container
+from test_cni_network import Net, nat_rules_of, plugin_dir
 from test_containerd_container import info, task
 
 
@@ -103,7 +105,7 @@ def test_stack_converges_predicts_and_costs_constant_calls(containerd, run_modul
     assert count() == 5, "the no-op cost does not depend on the number of containers"
 
 
-def test_stack_bad_input_is_one_sentence_before_any_change(containerd, run_module, stack_ns, uid):
+def test_stack_bad_input_is_one_sentence_before_any_change(containerd, run_module, stack_ns, uid, tmp_path):
     a, b = "a-%s" % uid, "b-%s" % uid
     ok = dict(name=a, image="rig/busybox:1", command="sleep 600", state="running")
     cases = [
@@ -119,10 +121,19 @@ def test_stack_bad_input_is_one_sentence_before_any_change(containerd, run_modul
         ([dict(ok, labels={"ctrops.containerd/stack": "x"})],
          "Container %s sets the label ctrops.containerd/stack, which containerd_stack sets to the stack name: "
          "leave it out." % a),
+        ([ok, dict(ok, name=b, networks=["ghost"])],
+         "Container %s attaches to network ghost, which is not defined in %s: create it first "
+         "(ctrops.containerd.cni_network) or fix the name or cni.conf_dir." % (b, tmp_path)),
+        ([dict(ok, state="stopped", networks=["ghost"])],
+         "Container %s declares networks with state=stopped: CNI attaches the network namespace of a running "
+         "task, so give state=running or leave networks out." % a),
+        ([dict(ok, networks=["net", dict(name="other", ifname="eth0")])],
+         "Container %s attaches two networks through interface eth0: give each its own ifname." % a),
     ]
     for containers, message in cases:
         result = run_module("containerd_stack", **containerd.module_args(name="bad", namespace=stack_ns,
-                                                                         containers=containers))
+                                                                         containers=containers,
+                                                                         cni=dict(conf_dir=str(tmp_path))))
         assert result.get("failed") is True and result["msg"] == message, result
         assert result["actions"] == []
     assert containerd.ctr_run("containers", "ls", "-q", namespace=stack_ns).stdout.split() == []
@@ -144,3 +155,85 @@ def test_stack_failing_container_leaves_the_others_converged(containerd, run_mod
     assert result["msg"].endswith("; the others did.")
     assert ns_tasks(containerd, stack_ns)[good][1] == "running"
     assert info(containerd, bad) is None and task(containerd, joined) is None
+
+
+@pytest.fixture
+def stack_net(tmp_path, uid):
+    """A CNI bridge network of its own (Debian 12's plugins; test_cni_network covers both plugin versions).
+    Requested before stack_ns, so it is removed after the stack's containers: bridge, ipMasq rules."""
+    network = Net(tmp_path, uid, plugin_dir("1.1.1"))
+    yield network
+    network.cleanup()
+
+
+def addresses_in(pid, ifname):
+    """The IPv4 addresses of ``ifname`` in the network namespace of ``pid``, as the kernel has them."""
+    out = subprocess.run(["nsenter", "--net=/proc/%d/ns/net" % pid, "ip", "-o", "-4", "addr", "show", "dev", ifname],
+                         capture_output=True, text=True, check=False).stdout
+    return [line.split()[3] for line in out.splitlines()]
+
+
+def test_stack_networks_attach_follow_recreate_and_detach(containerd, run_module, rig_images, stack_net, stack_ns,
+                                                          uid, counting_ctr):
+    a, b = "neta-%s" % uid, "netb-%s" % uid
+    assert run_module("cni_network", **stack_net.definition())["changed"] is True
+    cni = dict(conf_dir=stack_net.conf_dir, cache_dir=stack_net.cache_dir, bin_dirs=stack_net.bin_dirs)
+    image = dict(name=rig_images["busybox"]["ref"], source="archive", archive_path=rig_images["busybox"]["path"])
+    common = dict(image="rig/busybox:1", command="sleep 600", state="running", stop_timeout=1)
+    args = containerd.module_args(name="netted", namespace=stack_ns, images=[image], cni=cni, remove_orphans=True,
+                                  containers=[dict(common, name=a, networks=[stack_net.name]), dict(common, name=b)])
+    attach_a = "attach %s/eth0 to network %s" % (a, stack_net.name)
+
+    predicted = run_module("containerd_stack", check=True, **args)
+    assert predicted["changed"] is True and attach_a in predicted["actions"], predicted
+    assert predicted["actions"].index("start task %s" % a) < predicted["actions"].index(attach_a)
+    assert not os.path.exists(stack_net.cache_file(a)) and stack_net.leases() == [], "check mode attached"
+
+    first = run_module("containerd_stack", **args)
+    assert first["changed"] is True and first["actions"] == predicted["actions"], (predicted, first)
+    by_name = dict((c["name"], c) for c in first["containers"])
+    [address] = by_name[a]["networks"][0]["addresses"]
+    assert by_name[a]["networks"] == [dict(name=stack_net.name, ifname="eth0", addresses=[address])]
+    assert by_name[b]["networks"] == []
+    assert addresses_in(by_name[a]["pid"], "eth0") == [address], "the task's netns holds the address"
+    assert first["diff"]["before"][a]["networks"] == [] and first["diff"]["after"][a]["networks"] == \
+        by_name[a]["networks"]
+    assert len(stack_net.leases()) == 1 and os.path.exists(stack_net.cache_file(a))
+
+    # The no-op reads the attachment from the libcni cache: no ctr call beyond the stack's own five.
+    executable, count = counting_ctr
+    again = run_module("containerd_stack", **dict(args, executable=executable))
+    assert again["changed"] is False and again["actions"] == [], again
+    assert again["containers"][0]["networks"] == by_name[a]["networks"]
+    assert count() == 5, "attachments cost no ctr call in a no-op"
+    assert run_module("containerd_stack", check=True, **args)["changed"] is False
+
+    # a drops the network, b joins it through a fixed interface name: one lease, a's released.
+    attach_b = "attach %s/net1 to network %s" % (b, stack_net.name)
+    moved = dict(args, containers=[dict(common, name=a), dict(common, name=b, networks=[
+        dict(name=stack_net.name, ifname="net1")])])
+    predicted = run_module("containerd_stack", check=True, **moved)
+    applied = run_module("containerd_stack", **moved)
+    assert applied["actions"] == predicted["actions"] == [
+        "detach %s/eth0 from network %s" % (a, stack_net.name), attach_b], applied
+    by_name = dict((c["name"], c) for c in applied["containers"])
+    [address_b] = by_name[b]["networks"][0]["addresses"]
+    assert addresses_in(by_name[b]["pid"], "net1") == [address_b] and addresses_in(by_name[a]["pid"], "eth0") == []
+    assert applied["diff"]["before"][a]["networks"][0]["name"] == stack_net.name
+    assert applied["diff"]["after"][a]["networks"] == []
+    assert len(stack_net.leases()) == 1 and not os.path.exists(stack_net.cache_file(a))
+
+    # b is recreated: its new task's network namespace gets the attachment again.
+    recreated = dict(moved, containers=[moved["containers"][0], dict(moved["containers"][1], env={"V": "2"})])
+    predicted = run_module("containerd_stack", check=True, **recreated)
+    applied = run_module("containerd_stack", **recreated)
+    repair = "repair attachment of %s/net1 to network %s (the task has another network namespace)" % (b, stack_net.name)
+    assert applied["actions"] == predicted["actions"] and applied["actions"][-1] == repair, applied
+    new_b = applied["containers"][1]
+    assert addresses_in(new_b["pid"], "net1") == new_b["networks"][0]["addresses"] and len(stack_net.leases()) == 1
+
+    # Removing the stack's containers releases their attachments: no lease, no cache entry, no ipMasq rule.
+    gone = run_module("containerd_stack", **dict(args, containers=[]))
+    assert "detach %s/net1 from network %s" % (b, stack_net.name) in gone["actions"], gone
+    assert stack_net.leases() == [] and not os.listdir(os.path.join(stack_net.cache_dir, "results"))
+    assert nat_rules_of(stack_net.name) == []

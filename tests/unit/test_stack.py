@@ -53,3 +53,37 @@ def test_settled_filter_names_what_a_no_op_needs():
     assert stack.settled_filter(entry("web", secret_env={"TOKEN": "x"})) is None
     assert stack.settled_task(entry("web"), dict(status="running", pid=1))
     assert not stack.settled_task(entry("web", state="paused"), dict(status="running", pid=1))
+
+
+def test_networks_of_names_and_dicts_with_interfaces_in_order():
+    wanted = stack.networks_of(entry("a", networks=["front", dict(name="back", cni_args={"K": "v"}),
+                                                    dict(name="mgmt", ifname="mgmt0")]))
+    assert wanted == [
+        dict(name="front", ifname="eth0", cni_args={}, capability_args={}),
+        dict(name="back", ifname="eth1", cni_args={"K": "v"}, capability_args={}),
+        dict(name="mgmt", ifname="mgmt0", cni_args={}, capability_args={}),
+    ]
+    assert stack.networks_of(entry("a", state="stopped")) == []
+
+
+@pytest.mark.parametrize("options, message", [
+    (dict(state="paused", networks=["n"]), "Container a declares networks with state=paused: CNI attaches the "
+     "network namespace of a running task, so give state=running or leave networks out."),
+    (dict(network_from="b", networks=["n"]), "Container a declares networks and network_from: it has no network "
+     "namespace of its own to attach, so leave one of them out."),
+    (dict(networks=[dict(name="n", port=80)]), "Container a: networks entry 1 is not a network name or a dict with "
+     "name (and ifname, cni_args, capability_args): port is unknown."),
+    (dict(networks=[["n"]]), "Container a: networks entry 1 is not a network name or a dict with name (and ifname, "
+     "cni_args, capability_args)."),
+    (dict(networks=["bad/name"]), "Container a: network name 'bad/name' is not valid: use letters, digits, \"_\", "
+     "\".\" and \"-\", starting with a letter or digit."),
+    (dict(networks=[dict(name="n", ifname="a-very-long-interface")]), "Container a: ifname 'a-very-long-interface' "
+     "of network n is not an interface name: 1 to 15 characters without \"/\"."),
+    (dict(networks=["n", dict(name="m", ifname="eth0")]), "Container a attaches two networks through interface "
+     "eth0: give each its own ifname."),
+    (dict(networks=[dict(name="n", cni_args="K=v")]), "Container a: cni_args of network n must be a dict."),
+])
+def test_networks_of_refuses_bad_input_in_one_sentence(options, message):
+    with pytest.raises(InvalidInput) as caught:
+        stack.networks_of(entry("a", **options))
+    assert caught.value.message == message
