@@ -311,18 +311,21 @@ def converge_container(run, params, listing):
     with object_lock(run, 'container', params['name'], wait):
         _converge_locked(run, params, listing)
     task = run.result.get('task')
-    if task is not None and params.get('log_lines'):
-        task['log'] = readiness.log_tail(task['log_path'], params['log_lines'])
-    if probe is not None:
-        # Outside the lock: a slow service must not hold up other runs on this container.
-        kind, where = probe
-        if run.check_mode:
-            run.result['ready'] = readiness.not_checked(kind, where, 'not probed in check mode')
-        elif params['name'] in listing.restarted or params['ready']['always']:
-            run.result['ready'] = readiness.wait(run, params, kind, where, task['pid'], task['log_path'])
-        else:
-            run.result['ready'] = readiness.not_checked(kind, where, 'the task was running already (ready.always '
-                                                        'probes on every run)')
+    try:
+        if probe is not None:
+            # Outside the lock: a slow service must not hold up other runs on this container.
+            kind, where = probe
+            if run.check_mode:
+                run.result['ready'] = readiness.not_checked(kind, where, 'not probed in check mode')
+            elif params['name'] in listing.restarted or params['ready']['always']:
+                run.result['ready'] = readiness.wait(run, params, kind, where, task['pid'], task['log_path'])
+            else:
+                run.result['ready'] = readiness.not_checked(kind, where, 'the task was running already '
+                                                            '(ready.always probes on every run)')
+    finally:
+        # Read after the wait, so the lines show what the service said while it came up.
+        if task is not None and params.get('log_lines'):
+            task['log'] = readiness.log_tail(task['log_path'], params['log_lines'])
 
 
 def _converge_locked(run, params, listing):
