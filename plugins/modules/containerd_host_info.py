@@ -23,7 +23,7 @@ description:
 options:
   gather:
     description:
-      - What to gather. Leave out what a play does not need: each part has its cost (see the notes).
+      - What to gather. Leave out what a play does not need, since each part has its cost (see the notes).
     type: list
     elements: str
     choices: [versions, plugins, namespaces, cni, socket]
@@ -51,7 +51,7 @@ notes:
     V(namespaces) one plus four per namespace counted (containers, tasks, images and snapshots are each listed
     once per namespace, never per object), V(cni) and V(socket) none (files only)."
   - Snapshots are counted for the default snapshotter.
-  - The module never changes anything: C(changed) is always false, also in check mode.
+  - The module never changes anything, so C(changed) is always false, also in check mode.
 seealso:
   - module: ctrops.containerd.containerd_namespace_info
   - module: ctrops.containerd.cni_network
