@@ -284,19 +284,21 @@ options:
       ready:
         description:
           - Wait, after this run starts (or restarts) the task, until the service in it is ready, as
-            community.docker's C(state=healthy) and kubelet's readiness probes do. Only with O(containers[].state=running).
-          - Exactly one probe, O(containers[].ready.exec), O(containers[].ready.tcp) or O(containers[].ready.http), is tried every O(containers[].ready.interval)
-            seconds until it succeeds; after O(containers[].ready.timeout) seconds, or when the task ends first, the module
-            fails with what the last probe saw (exit code and output, connection refused, HTTP status) and the
-            last lines of the task's log (O(containers[].log_path)).
-          - A run that finds the task running already does not probe unless O(containers[].ready.always) is set; RV(containers[].ready)
-            says so. Check mode never probes.
+            community.docker's C(state=healthy) and kubelet's readiness probes do. Only with
+            O(containers[].state=running).
+          - Exactly one probe, O(containers[].ready.exec), O(containers[].ready.tcp) or
+            O(containers[].ready.http), is tried every O(containers[].ready.interval) seconds until it succeeds;
+            after O(containers[].ready.timeout) seconds, or when the task ends first, the module fails with what
+            the last probe saw (exit code and output, connection refused, HTTP status) and the last lines of the
+            task's log (O(containers[].log_path)).
+          - A run that finds the task running already does not probe unless O(containers[].ready.always) is set;
+            RV(containers[].ready) says so. Check mode never probes.
           - A tcp or http probe connects from the host to the container's address, which is V(127.0.0.1) with
-            O(containers[].net_host), the address of the CNI attachment (made by M(ctrops.containerd.cni_network)) of the
-            container named in O(containers[].network_from) or of this container, or O(containers[].ready.host). Without one of these the
-            module fails before it acts.
-          - As O(ctrops.containerd.containerd_container#module:ready); a container that runs as declared is probed
-            only with O(containers[].ready.always).
+            O(containers[].net_host), the address of the CNI attachment (made by
+            M(ctrops.containerd.cni_network)) of the container named in O(containers[].network_from) or of this
+            container, or O(containers[].ready.host). Without one of these the module fails before it acts.
+          - As O(ctrops.containerd.containerd_container#module:ready); a container that runs as declared is
+            probed only with O(containers[].ready.always).
         type: dict
         suboptions:
           exec:
@@ -308,9 +310,9 @@ options:
             type: int
           http:
             description:
-              - A path (V(/health), on the container's address and O(containers[].ready.port)) or a full http:// or https:// URL;
-                ready when a GET answers with O(containers[].ready.status). Certificates are not verified (the probe asks
-                whether the service answers, not whom to trust).
+              - A path (V(/health), on the container's address and O(containers[].ready.port)) or a full http://
+                or https:// URL; ready when a GET answers with O(containers[].ready.status). Certificates are
+                not verified (the probe asks whether the service answers, not whom to trust).
             type: str
           port:
             description: The port of an O(containers[].ready.http) path.
@@ -324,7 +326,8 @@ options:
             description: The address to probe, instead of the one found from the container's network.
             type: str
           cni_cache_dir:
-            description: Where the CNI attachments' results are cached (O(ctrops.containerd.cni_network#module:cache_dir)).
+            description:
+              - Where the CNI attachments' results are cached (O(ctrops.containerd.cni_network#module:cache_dir)).
             type: path
             default: /var/lib/cni
           interval:
@@ -341,9 +344,11 @@ options:
             default: false
       log_lines:
         description:
-          - How many of the last lines of the task's log file (O(containers[].log_path)) the result carries in RV(containers[].log).
+          - How many of the last lines of the task's log file (O(containers[].log_path)) the result carries in
+            RV(containers[].log).
           - V(0) (the default) carries none, so results stay small and logs stay out of Ansible's output unless
-            asked for. Values of C(no_log) options (O(containers[].secret_env)) are masked in them as everywhere in results.
+            asked for. Values of C(no_log) options (O(containers[].secret_env)) are masked in them as everywhere
+            in results.
           - A failed readiness wait quotes the last O(containers[].log_lines) lines, at least 10.
         type: int
         default: 0

@@ -53,8 +53,8 @@ def test_http_probe_waits_for_the_service(containerd, run_module, web, container
     assert confirmed["ready"]["attempts"] == 1
 
     # A page that is not there: the failure names the status the last probe saw, and the log's end.
-    missing = run_module("containerd_container", **dict(args, ready=dict(http="/nosuch", port=port, interval=0.2,
-                                                                          timeout=0.5, always=True)))
+    args["ready"] = dict(http="/nosuch", port=port, interval=0.2, timeout=0.5, always=True)
+    missing = run_module("containerd_container", **args)
     assert missing.get("failed") is True
     assert missing["msg"].startswith("Container %s was not ready within 0.5 seconds (ready.timeout): the last "
                                      "http probe of http://127.0.0.1:%d/nosuch" % (name, port)), missing["msg"]
