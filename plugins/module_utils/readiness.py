@@ -262,7 +262,7 @@ def wait(run, params, kind, where, pid, log_path):
                               ready=dict(probe=kind, target=where, checked=True, ready=False, attempts=attempt,
                                          waited=waited, last=seen))
         if time.time() >= deadline:
-            raise ModuleError('Container %s was not ready within %s seconds (ready.timeout): the last %s probe of %s '
+            raise ModuleError('Container %s was not ready within %s (ready.timeout): the last %s probe of %s '
                               '(attempt %d) saw %s.%s' % (name, _seconds(ready['timeout']), kind, where, attempt, seen,
                                                           _log_sentence(log_path, lines)),
                               ready=dict(probe=kind, target=where, checked=True, ready=False, attempts=attempt,
@@ -271,7 +271,9 @@ def wait(run, params, kind, where, pid, log_path):
 
 
 def _seconds(value):
-    return ('%d' % value) if float(value).is_integer() else ('%s' % value)
+    if float(value) == 1:
+        return '1 second'
+    return ('%d seconds' % value) if float(value).is_integer() else ('%s seconds' % value)
 
 
 def not_checked(kind, where, why):

@@ -63,21 +63,26 @@ def test_http_probe_waits_for_the_service(containerd, run_module, web, container
     assert missing["ready"]["ready"] is False and "Traceback" not in str(missing)
 
 
-def test_exec_probe_succeeds_after_a_delay(containerd, run_module, busybox, container_name, tmp_path):
-    name, log = container_name("exec"), tmp_path / "exec.log"
-    command = ["sh", "-c", "echo one; echo two; sleep 1; touch /tmp/ready; echo three; exec sleep 600"]
+def test_exec_probe_succeeds_after_a_delay(containerd, run_module, busybox, container_name, tmp_path, uid):
+    name, log, secret = container_name("exec"), tmp_path / "exec.log", "s3cret-" + uid
+    command = ["sh", "-c", "echo one; echo token=$API_TOKEN; sleep 1; touch /tmp/ready; echo three; exec sleep 600"]
     args = containerd.module_args(name=name, image=busybox, command=command, state="running", log_path=str(log),
+                                  secret_env={"API_TOKEN": secret}, log_lines=3,
                                   ready=dict(exec=["test", "-f", "/tmp/ready"], interval=0.2, timeout=15))
     first = run_module("containerd_container", **args)
     assert first["changed"] is True, first
     ready = first["ready"]
     assert ready["ready"] is True and ready["last"] == "exit code 0" and ready["target"] == "test -f /tmp/ready"
     assert ready["attempts"] >= 3 and ready["waited"] >= 0.5, ready
-    assert "log" not in first["task"], "log_lines defaults to 0"
+    # The secret the task printed is masked in the log lines, as no_log values are everywhere in results.
+    assert first["task"]["log"][:2] == ["one", "token=********"] and secret not in str(first), first["task"]
+    assert secret in log.read_text()
+    del args["log_lines"]
+    assert "log" not in run_module("containerd_container", **args)["task"], "log_lines defaults to 0"
 
     # containerd_task carries the log's end too.
-    task = run_module("containerd_task", **containerd.module_args(container=name, log_lines=2))
-    assert task["changed"] is False and task["task"]["log"] == ["two", "three"]
+    task = run_module("containerd_task", **containerd.module_args(container=name, log_lines=1))
+    assert task["changed"] is False and task["task"]["log"] == ["three"]
 
 
 def test_failing_probe_names_what_it_saw(containerd, run_module, busybox, container_name, tmp_path):
@@ -87,7 +92,7 @@ def test_failing_probe_names_what_it_saw(containerd, run_module, busybox, contai
                                   ready=dict(tcp=port, interval=0.2, timeout=1))
     failed = run_module("containerd_container", **args)
     assert failed.get("failed") is True
-    assert failed["msg"] == ("Container %s was not ready within 1 seconds (ready.timeout): the last tcp probe of "
+    assert failed["msg"] == ("Container %s was not ready within 1 second (ready.timeout): the last tcp probe of "
                              "127.0.0.1:%d (attempt %d) saw connection refused. Its log %s ends: no server here"
                              % (name, port, failed["ready"]["attempts"], log)), failed["msg"]
     assert failed["actions"][-1] == "start task %s" % name and failed["task"]["status"] == "running"
