@@ -50,7 +50,7 @@ options:
       - How many of the last lines of the task's log file the result carries in RV(task.log).
       - V(0) (the default) carries none, so results stay small and logs stay out of Ansible's output unless
         asked for.
-      - This module does not know the values of M(ctrops.containerd.containerd_container)'s C(secret_env): a
+      - This module does not know the values of M(ctrops.containerd.containerd_container)'s C(secret_env), so a
         task that prints them shows them here (O(ctrops.containerd.containerd_container#module:log_lines) masks them).
     type: int
     default: 0
