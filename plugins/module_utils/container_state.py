@@ -16,6 +16,7 @@ __metaclass__ = type
 
 from ansible_collections.ctrops.containerd.plugins.module_utils import container_options as options
 from ansible_collections.ctrops.containerd.plugins.module_utils import containers as ctrs
+from ansible_collections.ctrops.containerd.plugins.module_utils import readiness
 from ansible_collections.ctrops.containerd.plugins.module_utils import validate
 from ansible_collections.ctrops.containerd.plugins.module_utils.errors import InvalidInput, ModuleError
 from ansible_collections.ctrops.containerd.plugins.module_utils.races import object_lock
@@ -37,6 +38,7 @@ def argument_spec():
         force=dict(type='bool', default=False),
         log_path=dict(type='path'),
     )
+    spec.update(readiness.argument_spec())
     return spec
 
 
@@ -86,6 +88,7 @@ def validate_params(params):
         raise InvalidInput('log_path is where a task this module starts writes its output: it takes '
                            'state=running or state=paused, not state=%s.' % params['state'])
     validate.existing_parent(params['log_path'], 'log_path')
+    readiness.validate_params(params)
 
 
 class ContainerManager:
@@ -170,11 +173,29 @@ def converge_container(run, params, listing):
     with a task state, and ``differences`` when it was recreated; its diff the container before and after.
     """
     validate_params(params)
+    # What a readiness probe reaches is known before the run acts: a container without an address fails first.
+    probe = readiness.target(params) if params.get('ready') else None
     # Runs of this collection on one container (containerd_task's too) go one after the other on a host:
     # a recreate is several steps that another run must not interleave with.
     wait = run.client.timeout + params['stop_timeout'] + 30
     with object_lock(run, 'container', params['name'], wait):
         _converge_locked(run, params, listing)
+    task = run.result.get('task')
+    try:
+        if probe is not None:
+            # Outside the lock: a slow service must not hold up other runs on this container.
+            kind, where = probe
+            if run.check_mode:
+                run.result['ready'] = readiness.not_checked(kind, where, 'not probed in check mode')
+            elif params['name'] in listing.restarted or params['ready']['always']:
+                run.result['ready'] = readiness.wait(run, params, kind, where, task['pid'], task['log_path'])
+            else:
+                run.result['ready'] = readiness.not_checked(kind, where, 'the task was running already '
+                                                            '(ready.always probes on every run)')
+    finally:
+        # Read after the wait, so the lines show what the service said while it came up.
+        if task is not None and params.get('log_lines'):
+            task['log'] = readiness.log_tail(task['log_path'], params['log_lines'])
 
 
 def _converge_locked(run, params, listing):

@@ -110,10 +110,13 @@ def settled_filter(entry):
     restart monitor's status, the log file). Together with a task in the wanted status (from the
     task listing) this proves what reading the container's info would. Not for: states other than
     running and paused (they may have an interrupted recreate to repair, which only the info shows),
-    secret_env (its values are compared with the spec, not in the digest).
+    secret_env (its values are compared with the spec, not in the digest), ready.always and log_lines
+    (they ask for a probe or the log on every run).
     """
     if entry['state'] not in SHARING_STATES or entry.get('secret_env'):
         return None
+    if (entry.get('ready') or {}).get('always') or entry.get('log_lines'):
+        return None  # a readiness probe or the log's end is asked for on every run
     spec = options.desired_spec(entry)
     terms = ['id==' + filter_quote(entry['name']), 'image==' + filter_quote(spec['image']),
              label_filter(ctrs.SPEC_LABEL, options.spec_digest(spec))]

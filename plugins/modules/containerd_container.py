@@ -237,6 +237,70 @@ options:
       - Without it the output is discarded (C(--null-io)).
       - Only with O(state=running) or O(state=paused); its directory must exist.
     type: path
+  ready:
+    description:
+      - Wait, after this run starts (or restarts) the task, until the service in it is ready, as
+        community.docker's C(state=healthy) and kubelet's readiness probes do. Only with O(state=running).
+      - Exactly one probe, O(ready.exec), O(ready.tcp) or O(ready.http), is tried every O(ready.interval)
+        seconds until it succeeds; after O(ready.timeout) seconds, or when the task ends first, the module
+        fails with what the last probe saw (exit code and output, connection refused, HTTP status) and the
+        last lines of the task's log (O(log_path)).
+      - A run that finds the task running already does not probe unless O(ready.always) is set; RV(ready)
+        says so. Check mode never probes.
+      - A tcp or http probe connects from the host to the container's address, which is V(127.0.0.1) with
+        O(net_host), the address of the CNI attachment (made by M(ctrops.containerd.cni_network)) of the
+        container named in O(network_from) or of this container, or O(ready.host). Without one of these the
+        module fails before it acts.
+    type: dict
+    suboptions:
+      exec:
+        description: A command run in the container (C(ctr tasks exec)); ready when it exits with 0.
+        type: list
+        elements: str
+      tcp:
+        description: A TCP port on the container's address; ready when it accepts a connection.
+        type: int
+      http:
+        description:
+          - A path (V(/health), on the container's address and O(ready.port)) or a full http:// or https:// URL;
+            ready when a GET answers with O(ready.status). Certificates are not verified (the probe asks
+            whether the service answers, not whom to trust).
+        type: str
+      port:
+        description: The port of an O(ready.http) path.
+        type: int
+        default: 80
+      status:
+        description: The HTTP status that means ready.
+        type: int
+        default: 200
+      host:
+        description: The address to probe, instead of the one found from the container's network.
+        type: str
+      cni_cache_dir:
+        description: Where the CNI attachments' results are cached (O(ctrops.containerd.cni_network#module:cache_dir)).
+        type: path
+        default: /var/lib/cni
+      interval:
+        description: Seconds between two probes.
+        type: float
+        default: 1.0
+      timeout:
+        description: Seconds to wait for the service before failing.
+        type: float
+        default: 60.0
+      always:
+        description: Probe also when the task was running already (a no-op run then confirms readiness too).
+        type: bool
+        default: false
+  log_lines:
+    description:
+      - How many of the last lines of the task's log file (O(log_path)) the result carries in RV(task.log).
+      - V(0) (the default) carries none, so results stay small and logs stay out of Ansible's output unless
+        asked for. Values of C(no_log) options (O(secret_env)) are masked in them as everywhere in results.
+      - A failed readiness wait quotes the last O(log_lines) lines, at least 10.
+    type: int
+    default: 0
 extends_documentation_fragment:
   - ctrops.containerd.client
   - ctrops.containerd.client.NAMESPACE
@@ -277,6 +341,36 @@ EXAMPLES = r'''
     restart_policy: always
     stop_signal: SIGQUIT
     stop_timeout: 30
+
+- name: A web server on the host network, ready when it answers on /health (its log's end in the result)
+  ctrops.containerd.containerd_container:
+    name: api
+    image: registry.example:5000/team/api:1.2
+    net_host: true
+    state: running
+    log_path: /var/log/api.log
+    log_lines: 20
+    ready:
+      http: /health
+      port: 8080
+      timeout: 30
+  register: api
+
+- name: Tell when the wait was needed
+  ansible.builtin.debug:
+    msg: "api answered after {{ api.ready.waited }} s"
+  when: api.ready.checked
+
+- name: A database, ready when its client connects (an exec probe needs no address)
+  ctrops.containerd.containerd_container:
+    name: db
+    image: registry.example:5000/team/db:16
+    state: running
+    ready:
+      exec: [pg_isready, -q]
+      interval: 2
+      timeout: 120
+      always: true
 
 - name: Freeze it (its processes keep their PIDs)
   ctrops.containerd.containerd_container:
@@ -403,6 +497,45 @@ task:
       type: str
       returned: when the module stopped a task
       sample: killed
+    log:
+      description: The last O(log_lines) lines of the task's log file (fewer when it has fewer, none without O(log_path)).
+      type: list
+      elements: str
+      returned: when O(log_lines) is more than 0
+      sample: ["httpd started", "listening on :8080"]
+ready:
+  description: The readiness wait of O(ready).
+  returned: when O(ready) is set
+  type: dict
+  contains:
+    probe:
+      description: V(exec), V(tcp) or V(http).
+      type: str
+      sample: http
+    target:
+      description: What the probe reached (the command, host:port or the URL).
+      type: str
+      sample: http://127.0.0.1:8080/
+    checked:
+      description: Whether the run probed (not in check mode, nor when the task ran already without O(ready.always)).
+      type: bool
+      sample: true
+    ready:
+      description: Whether the service answered (null when not probed).
+      type: bool
+      sample: true
+    attempts:
+      description: How many probes ran.
+      type: int
+      sample: 3
+    waited:
+      description: Seconds spent probing.
+      type: float
+      sample: 2.04
+    last:
+      description: What the last probe saw, or why none ran.
+      type: str
+      sample: HTTP status 200
 differences:
   description: The fields that differed and made the module recreate (or fail with O(recreate=false)).
   returned: when the container existed with another spec

@@ -299,6 +299,77 @@ options:
           - When the task starts again (a recreate), its attachments are repaired into the new network namespace.
         type: list
         elements: raw
+      ready:
+        description:
+          - Wait, after this run starts (or restarts) the task, until the service in it is ready, as
+            community.docker's C(state=healthy) and kubelet's readiness probes do. Only with
+            O(containers[].state=running).
+          - Exactly one probe, O(containers[].ready.exec), O(containers[].ready.tcp) or
+            O(containers[].ready.http), is tried every O(containers[].ready.interval) seconds until it succeeds;
+            after O(containers[].ready.timeout) seconds, or when the task ends first, the module fails with what
+            the last probe saw (exit code and output, connection refused, HTTP status) and the last lines of the
+            task's log (O(containers[].log_path)).
+          - A run that finds the task running already does not probe unless O(containers[].ready.always) is set;
+            RV(containers[].ready) says so. Check mode never probes.
+          - A tcp or http probe connects from the host to the container's address, which is V(127.0.0.1) with
+            O(containers[].net_host), the address of the CNI attachment (made by
+            M(ctrops.containerd.cni_network)) of the container named in O(containers[].network_from) or of this
+            container, or O(containers[].ready.host). Without one of these the module fails before it acts.
+          - As O(ctrops.containerd.containerd_container#module:ready); a container that runs as declared is
+            probed only with O(containers[].ready.always).
+        type: dict
+        suboptions:
+          exec:
+            description: A command run in the container (C(ctr tasks exec)); ready when it exits with 0.
+            type: list
+            elements: str
+          tcp:
+            description: A TCP port on the container's address; ready when it accepts a connection.
+            type: int
+          http:
+            description:
+              - A path (V(/health), on the container's address and O(containers[].ready.port)) or a full http://
+                or https:// URL; ready when a GET answers with O(containers[].ready.status). Certificates are
+                not verified (the probe asks whether the service answers, not whom to trust).
+            type: str
+          port:
+            description: The port of an O(containers[].ready.http) path.
+            type: int
+            default: 80
+          status:
+            description: The HTTP status that means ready.
+            type: int
+            default: 200
+          host:
+            description: The address to probe, instead of the one found from the container's network.
+            type: str
+          cni_cache_dir:
+            description:
+              - Where the CNI attachments' results are cached (O(ctrops.containerd.cni_network#module:cache_dir)).
+            type: path
+            default: /var/lib/cni
+          interval:
+            description: Seconds between two probes.
+            type: float
+            default: 1.0
+          timeout:
+            description: Seconds to wait for the service before failing.
+            type: float
+            default: 60.0
+          always:
+            description: Probe also when the task was running already (a no-op run then confirms readiness too).
+            type: bool
+            default: false
+      log_lines:
+        description:
+          - How many of the last lines of the task's log file (O(containers[].log_path)) the result carries in
+            RV(containers[].log).
+          - V(0) (the default) carries none, so results stay small and logs stay out of Ansible's output unless
+            asked for. Values of C(no_log) options (O(containers[].secret_env)) are masked in them as everywhere
+            in results.
+          - A failed readiness wait quotes the last O(containers[].log_lines) lines, at least 10.
+        type: int
+        default: 0
   images:
     description:
       - Images to pull (or import, or tag) before the containers are converged, each with the options of
@@ -595,6 +666,15 @@ containers:
       description: Whether converging it failed (or was skipped because a container it joins failed).
       type: bool
     msg: {description: Why it failed., type: str, returned: when it failed}
+    ready:
+      description: Its readiness wait, as RV(ctrops.containerd.containerd_container#module:ready).
+      type: dict
+      returned: when O(containers[].ready) is set and the container was converged (not settled in one call)
+    log:
+      description: The last O(containers[].log_lines) lines of its task's log file.
+      type: list
+      elements: str
+      returned: when O(containers[].log_lines) is more than 0 and the container was converged
 images:
   description: One entry per image of O(images).
   returned: always
@@ -769,6 +849,10 @@ def container_result(entry, part=None, task=None):
                   changed=bool(part.actions), actions=part.actions)
     if 'differences' in part.result:
         result['differences'] = part.result['differences']
+    if 'ready' in part.result:
+        result['ready'] = part.result['ready']
+    if 'log' in task:
+        result['log'] = task['log']
     return result
 
 

@@ -45,6 +45,15 @@ options:
         none) is restarted.
       - Without it the output is discarded (C(--null-io)).
     type: path
+  log_lines:
+    description:
+      - How many of the last lines of the task's log file the result carries in RV(task.log).
+      - V(0) (the default) carries none, so results stay small and logs stay out of Ansible's output unless
+        asked for.
+      - This module does not know the values of M(ctrops.containerd.containerd_container)'s C(secret_env), so a
+        task that prints them shows them here (O(ctrops.containerd.containerd_container#module:log_lines) masks them).
+    type: int
+    default: 0
   stop_signal:
     description:
       - Signal that asks the task to stop (V(SIGTERM), V(SIGINT), V(15), ...).
@@ -92,11 +101,17 @@ EXAMPLES = r'''
 # Ad-hoc, as an operator types it:
 #   ansible web -m ctrops.containerd.containerd_task -a 'container=web state=stopped stop_timeout=30'
 
-- name: Run the web container's task, logging to a file
+- name: Run the web container's task, logging to a file, with the log's last 20 lines in the result
   ctrops.containerd.containerd_task:
     container: web
     state: running
     log_path: /var/log/web.log
+    log_lines: 20
+  register: web_task
+
+- name: Show them
+  ansible.builtin.debug:
+    var: web_task.task.log
 
 - name: Freeze it (the processes keep their PIDs)
   ctrops.containerd.containerd_task:
@@ -157,6 +172,12 @@ task:
       type: str
       returned: when the module stopped a task
       sample: killed
+    log:
+      description: The last O(log_lines) lines of the task's log file (fewer when it has fewer, none without one).
+      type: list
+      elements: str
+      returned: when O(log_lines) is more than 0
+      sample: ["httpd started"]
 actions:
   description: The ctr operations performed (or that would be, in check mode).
   returned: always
@@ -166,6 +187,7 @@ actions:
 '''
 
 from ansible_collections.ctrops.containerd.plugins.module_utils import containers as ctrs
+from ansible_collections.ctrops.containerd.plugins.module_utils import readiness
 from ansible_collections.ctrops.containerd.plugins.module_utils import validate
 from ansible_collections.ctrops.containerd.plugins.module_utils.errors import ModuleError
 from ansible_collections.ctrops.containerd.plugins.module_utils.module_run import ModuleRun
@@ -178,6 +200,7 @@ def validate_params(params):
     validate.signal(params['stop_signal'])
     validate.non_negative(params['stop_timeout'], 'stop_timeout')
     validate.existing_parent(params['log_path'], 'log_path')
+    validate.non_negative(params['log_lines'], 'log_lines', 'lines')
 
 
 def converge(run):
@@ -198,6 +221,8 @@ def converge(run):
         if info is not None:
             machine.converge(state, task, params['log_path'])
         run.result['task'] = result = machine.result(state, task)
+        if params['log_lines']:
+            result['log'] = readiness.log_tail(result['log_path'], params['log_lines'])
     run.set_diff(dict(status=task['status'] if task else None), dict(status=result['status']), 'task %s' % name)
 
 
@@ -206,6 +231,7 @@ def main():
         container=dict(type='str', required=True, aliases=['name']),
         state=dict(type='str', default='running', choices=list(STATES)),
         log_path=dict(type='path'),
+        log_lines=dict(type='int', default=0),
         stop_signal=dict(type='str', default='SIGTERM', aliases=['signal']),
         stop_timeout=dict(type='int', default=10),
     ))

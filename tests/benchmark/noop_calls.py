@@ -42,6 +42,12 @@ SCENARIOS = [
                           "containers": [{"name": "bench-s%d" % i, "image": "{image}", "command": "sleep 600",
                                           "state": "running", "stop_timeout": 1} for i in range(3)]}),
     ("containerd_stack", {"name": "bench-s", "remove_orphans": True, "containers": []}),
+    # Host facts: version, plugins ls, namespaces ls and one listing per kind in the one namespace counted.
+    ("containerd_host_info", {"namespaces": ["bench"], "cni_conf_dir": "{tmp}/net.d", "cni_bin_dirs": ["{plugins}"]}),
+    ("containerd_host_info", {"gather": ["versions"]}),
+    # A readiness probe on every run (ready.always) costs its exec on top of the container's no-op.
+    ("containerd_container", {"name": "bench-r", "image": "{image}", "command": ["sleep", "600"],
+                              "state": "running", "ready": {"exec": ["true"], "always": True}}),
     ("cni_network", {"name": "bench-net", "conf_dir": "{tmp}/net.d", "bin_dirs": ["{plugins}"],
                      "bridge": "bench0", "subnet": "10.250.77.0/24"}),
     ("registry_push", {"name": "{image}", "destination": "{registry}/bench/busybox:1", "plain_http": True}),
