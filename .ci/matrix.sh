@@ -17,11 +17,10 @@ repo=$(cd "$here/.." && pwd)
 . "$here/pythons.sh"
 
 # Managed-node Pythons: Debian 12's 3.11, Arch's and NixOS's 3.12 and 3.13, through the main
-# controller. The oldest the collection claims (3.6, README) only ansible-core 2.16 still drives:
-# it runs through that line's controller.
+# controller; and every line, the main one too, on the oldest target Python it supports
+# (ansible.module_utils.basic's minimum), the collection's claim in README.
 MANAGED_PYTHONS=(3.11 3.12 3.13)
-OLDEST_PYTHON=3.6
-OLDEST_PYTHON_LINE=2.16
+declare -A OLDEST_PYTHON=([2.16]=3.6 [2.17]=3.7 [2.18]=3.8 [2.19]=3.8 [2.20]=3.9 [2.21]=3.9)
 
 if [ $# -gt 0 ]; then
   lines=("$@")
@@ -74,7 +73,7 @@ done
 # line's controller on its own venv's Python (the 2.16 line also on the oldest Python).
 main_core=$("$repo/.venv/bin/python" -c 'import ansible.release as r; print(".".join(r.__version__.split(".")[:2]))')
 hosts=
-for v in "${MANAGED_PYTHONS[@]}"; do
+for v in "${OLDEST_PYTHON[$main_core]:?no oldest Python for ansible-core $main_core in matrix.sh}" "${MANAGED_PYTHONS[@]}"; do
   p=$(python_for "$v") || { echo "FAIL: matrix no Python $v here"; exit 1; }
   hosts+="${hosts:+,}py${v//./}=$p"
 done
@@ -82,10 +81,9 @@ runs=(--run "ansible-core $main_core" "$repo/.venv/bin" "$hosts")
 for line in "${lines[@]}"; do
   venv=$(venv_of "$line")
   hosts="$(py_label "$venv/bin/python")=$venv/bin/python"
-  if [ "$line" = "$OLDEST_PYTHON_LINE" ]; then
-    oldest=$(python_for "$OLDEST_PYTHON") || { echo "FAIL: matrix no Python $OLDEST_PYTHON here"; exit 1; }
-    hosts+=",py${OLDEST_PYTHON//./}=$oldest"
-  fi
+  v=${OLDEST_PYTHON[$line]:?no oldest Python for ansible-core $line in matrix.sh}
+  oldest=$(python_for "$v") || { echo "FAIL: matrix no Python $v here"; exit 1; }
+  hosts+=",py${v//./}=$oldest"
   runs+=(--run "ansible-core $line" "$venv/bin" "$hosts")
 done
 "$repo/.venv/bin/python" "$repo/tests/matrix/smoke.py" --workdir "$work/smoke" --jobs 2 "${runs[@]}" \

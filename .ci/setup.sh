@@ -115,9 +115,12 @@ fetch_debian "$STABLE_SUITE" containerd "$CTROPS_CACHE/containerd-stable"
 
 # The Python tools, pinned in requirements-dev.txt.
 venv="$repo/.venv"
-if [ ! -x "$venv/bin/python" ]; then
-  log "creating $venv"
-  python3 -m venv "$venv"
+venv_python=$(sed -n 's/^# python: *//p' "$repo/requirements-dev.txt")
+if [ "$("$venv/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)" != "$venv_python" ]; then
+  interp=$(python_for "$venv_python") || { log "no Python $venv_python for $venv"; exit 1; }
+  log "creating $venv (Python $venv_python)"
+  rm -rf "$venv"
+  "$interp" -m venv "$venv"
 fi
 stamp="$venv/.requirements.sha256"
 want=$(sha256sum "$repo/requirements-dev.txt" | cut -d' ' -f1)

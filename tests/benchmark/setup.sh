@@ -30,7 +30,9 @@ stamp="$venv/.requirements.sha256"
 want=$(sha256sum "$reqs" | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   log "installing community.docker (the ansible package) into $venv"
-  [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+  # The main venv's Python, so that both sides run the same ansible-core on the same interpreter.
+  rm -rf "$venv"
+  "$("$repo/.venv/bin/python" -c 'import sys; print(sys._base_executable)')" -m venv "$venv"
   "$venv/bin/pip" install -q --disable-pip-version-check -r "$reqs"
   "$venv/bin/python" -c "import ansible_collections.community.docker, ansible_mitogen, requests"
   echo "$want" > "$stamp"
