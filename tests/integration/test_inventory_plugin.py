@@ -1,0 +1,195 @@
+"""The inventory plugin ctrops.containerd.containerd through real `ansible-inventory --list/--graph` runs.
+
+A fleet of containers in two namespaces of the rig's containerd (labels, a running, a created and a
+stopped task, the same ID in both namespaces) is listed with constructed groups and variables, filters,
+the inventory cache, and a host that cannot be reached. ctr runs through a counting wrapper, so each
+test also checks what a listing costs.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+
+import pytest
+
+from conftest import remove_container
+
+ANSIBLE_INVENTORY = os.path.join(os.path.dirname(sys.executable), "ansible-inventory")
+
+
+@pytest.fixture(scope="module")
+def fleet(containerd, rig_images):
+    """Namespaces inv-<u>-a (web: running, app=shop tier=front; idle: no task; done: task exited) and
+    inv-<u>-b (web: running, app=db); every container carries fleet=<u>. Removed at teardown."""
+    u = uuid.uuid4().hex[:8]
+    ns_a, ns_b = "inv-%s-a" % u, "inv-%s-b" % u
+    image = rig_images["busybox"]
+    made = []
+    try:
+        for namespace in (ns_a, ns_b):
+            containerd.ctr_run("images", "import", image["path"], namespace=namespace)
+
+        def make(namespace, name, labels, run=True, cmd=("sleep", "600")):
+            made.append((namespace, name))
+            flags = []
+            for key, value in sorted(dict(labels, fleet=u).items()):
+                flags += ["--label", "%s=%s" % (key, value)]
+            verb = ["run", "-d"] if run else ["containers", "create"]
+            containerd.ctr_run(*(verb + flags + ["--", image["ref"], name] + list(cmd)), namespace=namespace)
+
+        make(ns_a, "web", {"app": "shop", "tier": "front"})
+        make(ns_a, "idle", {"app": "shop"}, run=False)
+        make(ns_a, "done", {"app": "shop"}, cmd=("true",))
+        make(ns_b, "web", {"app": "db"})
+        for _attempt in range(100):
+            if "STOPPED" in containerd.ctr_run("tasks", "ls", namespace=ns_a).stdout:
+                break
+            time.sleep(0.05)
+        tasks = {}
+        for namespace in (ns_a, ns_b):
+            for line in containerd.ctr_run("tasks", "ls", namespace=namespace).stdout.splitlines()[1:]:
+                name, pid, status = line.split()[:3]
+                tasks[(namespace, name)] = (int(pid), status.lower())
+        assert tasks[(ns_a, "done")][1] == "stopped", tasks
+        yield dict(uid=u, a=ns_a, b=ns_b, tasks=tasks, ref=image["ref"])
+    finally:
+        for namespace, name in made:
+            remove_container(containerd, name, namespace=namespace)
+        for namespace in (ns_a, ns_b):
+            containerd.ctr_run("images", "rm", image["ref"], namespace=namespace, check=False)
+            containerd.ctr_run("namespaces", "rm", namespace, check=False)
+
+
+def write_inventory(tmp_path, config, name="fleet.containerd.yml"):
+    path = tmp_path / name
+    path.write_text(json.dumps(dict(config, plugin="ctrops.containerd.containerd")))   # JSON is YAML
+    return path
+
+
+def rig_host(containerd, ctr, **extra):
+    return dict(dict(name="rig", address=containerd.address, ctr_path=ctr), **extra)
+
+
+def inventory(path, *args, **env):
+    """One `ansible-inventory -i PATH ARGS` run with only this plugin enabled; the CompletedProcess."""
+    environ = dict(os.environ, ANSIBLE_INVENTORY_ENABLED="ctrops.containerd.containerd",
+                   ANSIBLE_INVENTORY_UNPARSED_FAILED="true", ANSIBLE_NOCOLOR="1", **env)
+    return subprocess.run([ANSIBLE_INVENTORY, "-i", str(path)] + list(args), capture_output=True, text=True,
+                          timeout=120, check=False, env=environ)
+
+
+def plain(value):
+    """--list marks strings that came from containerd (not from the configuration) as unsafe: unwrap them."""
+    if isinstance(value, dict):
+        if list(value) == ["__ansible_unsafe"]:
+            return value["__ansible_unsafe"]
+        return dict((key, plain(item)) for key, item in value.items())
+    if isinstance(value, list):
+        return [plain(item) for item in value]
+    return value
+
+
+def listed(path, *args, **env):
+    proc = inventory(path, "--list", *args, **env)
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    return plain(json.loads(proc.stdout))
+
+
+def members(listing, group):
+    return sorted(listing.get(group, {}).get("hosts", []))
+
+
+def test_groups_and_variables_of_two_namespaces(containerd, fleet, counting_ctr, tmp_path):
+    ctr, calls = counting_ctr
+    a, b = fleet["a"], fleet["b"]
+    path = write_inventory(tmp_path, dict(
+        hosts=[rig_host(containerd, ctr)], namespaces=[a, b],
+        keyed_groups=[dict(key="containerd_labels.app", prefix="app"),
+                      dict(key="containerd_task_status | default('none', true)", prefix="status")],
+        groups=dict(front="containerd_labels.tier | default('') == 'front'"),
+        compose=dict(short_image="containerd_image.split('/') | last", web_pid="containerd_task_pid")))
+    listing = listed(path)
+    # Four containers, two listings and two task lists (one per namespace) and one info per container.
+    assert calls() == 8
+    hostvars = listing["_meta"]["hostvars"]
+    # "web" is in both namespaces: host_names=auto names every container NAMESPACE_ID.
+    a_web, a_idle, a_done, b_web = ("%s_web" % a, "%s_idle" % a, "%s_done" % a, "%s_web" % b)
+    assert sorted(hostvars) == sorted([a_web, a_idle, a_done, b_web])
+    assert members(listing, "app_shop") == sorted([a_web, a_idle, a_done])
+    assert members(listing, "app_db") == [b_web]
+    assert members(listing, "front") == [a_web]
+    assert members(listing, "status_running") == sorted([a_web, b_web])
+    assert members(listing, "status_stopped") == [a_done]
+    assert members(listing, "status_none") == [a_idle]
+
+    web = hostvars[a_web]
+    pid = fleet["tasks"][(a, "web")][0]
+    assert web["containerd_namespace"] == a and web["containerd_image"] == fleet["ref"]
+    assert web["containerd_labels"]["app"] == "shop" and web["containerd_labels"]["fleet"] == fleet["uid"]
+    assert (web["containerd_task_status"], web["containerd_task_pid"]) == ("running", pid)
+    assert web["containerd_host"] == "rig" and web["containerd_cni"] == [] and web["containerd_cni_addresses"] == []
+    assert web["short_image"] == "busybox:1" and web["web_pid"] == pid
+    # What the connection plugin reads to reach the container.
+    assert web["ansible_connection"] == "ctrops.containerd.containerd"
+    assert (web["ansible_host"], web["ansible_containerd_namespace"]) == ("web", a)
+    assert (web["ansible_containerd_address"], web["ansible_containerd_ctr_path"]) == (containerd.address, ctr)
+    assert web["ansible_containerd_timeout"] == 30 and "ansible_containerd_host" not in web
+    assert hostvars[a_idle]["containerd_task_status"] is None and hostvars[a_idle]["containerd_task_pid"] is None
+    assert hostvars[b_web]["containerd_labels"]["app"] == "db"
+
+    graph = inventory(path, "--graph")
+    assert graph.returncode == 0, graph.stderr
+    assert ("@front:\n  |  |--%s" % a_web) in graph.stdout, graph.stdout
+
+
+def test_filters_running_only_labels_and_plain_ids(containerd, fleet, counting_ctr, tmp_path):
+    ctr, calls = counting_ctr
+    path = write_inventory(tmp_path, dict(hosts=[rig_host(containerd, ctr)], namespaces=[fleet["a"]],
+                                          labels=dict(app="shop", tier=None), running_only=True,
+                                          read_labels=False, host_names="id", connection_vars=False))
+    hostvars = listed(path)["_meta"]["hostvars"]
+    # idle has no task, done's task exited, and only web carries a tier label: one host, named by its ID.
+    assert sorted(hostvars) == ["web"]
+    assert "containerd_labels" not in hostvars["web"] and "ansible_connection" not in hostvars["web"]
+    # No namespaces ls (named), no containers info (read_labels false): one listing and one task list.
+    assert calls() == 2
+
+    # Every namespace of the host (the fleet label narrows it to ours), stopped ones left out.
+    path = write_inventory(tmp_path, dict(hosts=[rig_host(containerd, ctr)], labels=dict(fleet=fleet["uid"]),
+                                          running_only=True))
+    assert sorted(listed(path)["_meta"]["hostvars"]) == sorted(["%s_web" % fleet["a"], "%s_web" % fleet["b"]])
+
+
+def test_cache_answers_without_ctr_until_flushed(containerd, fleet, counting_ctr, tmp_path):
+    ctr, calls = counting_ctr
+    path = write_inventory(tmp_path, dict(hosts=[rig_host(containerd, ctr)], namespaces=[fleet["b"]],
+                                          cache=True, cache_plugin="ansible.builtin.jsonfile",
+                                          cache_connection=str(tmp_path / "cache"), cache_timeout=600))
+    first = listed(path)
+    assert calls() == 3 and sorted(first["_meta"]["hostvars"]) == ["web"]
+    containerd.ctr_run("containers", "label", "web", "inventory=changed", namespace=fleet["b"])
+    again = listed(path)
+    assert calls() == 0 and again == first
+    flushed = listed(path, "--flush-cache")
+    assert calls() == 3 and flushed["_meta"]["hostvars"]["web"]["containerd_labels"]["inventory"] == "changed"
+
+
+def test_unreachable_host_warns_or_stops_as_strict_says(containerd, fleet, tmp_path):
+    gone = dict(name="gone", address=str(tmp_path / "missing.sock"), ctr_path=containerd.ctr)
+    config = dict(hosts=[rig_host(containerd, containerd.ctr), gone], namespaces=[fleet["b"]])
+    sentence = "containerd is not reachable at %s on this host (host gone): the socket does not exist" % gone["address"]
+
+    proc = inventory(write_inventory(tmp_path, dict(config, strict=False)), "--list")
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    assert sentence in " ".join(proc.stderr.split()) and "leaves this host out" in proc.stderr
+    assert sorted(json.loads(proc.stdout)["_meta"]["hostvars"]) == ["web"]
+
+    start = time.monotonic()
+    proc = inventory(write_inventory(tmp_path, dict(config, strict=True)), "--list")
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr, proc.stderr
+    assert sentence in " ".join(proc.stderr.split())
+    # The socket is checked before ctr runs: ctr 1.6 would wait 10 s for it.
+    assert time.monotonic() - start < 8
