@@ -16,6 +16,7 @@ import uuid
 import pytest
 
 from conftest import remove_container
+from rig.registry import free_port
 
 ANSIBLE_INVENTORY = os.path.join(os.path.dirname(sys.executable), "ansible-inventory")
 
@@ -193,3 +194,28 @@ def test_unreachable_host_warns_or_stops_as_strict_says(containerd, fleet, tmp_p
     assert sentence in " ".join(proc.stderr.split())
     # The socket is checked before ctr runs: ctr 1.6 would wait 10 s for it.
     assert time.monotonic() - start < 8
+
+
+def test_containerd_host_over_ssh(containerd, fleet, counting_ctr, sshd, tmp_path):
+    """The rig's sshd on 127.0.0.1 stands for a remote containerd host: ctr runs on the far side of ssh."""
+    ctr, calls = counting_ctr
+    ssh_args = " ".join(sshd.ssh_args)
+    node = dict(name="node1", host=sshd.host, port=sshd.port, user=sshd.user, ssh_args=ssh_args,
+                address=containerd.address, ctr_path=ctr)
+    # A second entry whose sshd does not exist (a closed port): one warning, the first host still listed.
+    closed = dict(node, name="node2", port=free_port())
+    path = write_inventory(tmp_path, dict(hosts=[node, closed], namespaces=[fleet["a"], fleet["b"]],
+                                          keyed_groups=[dict(key="containerd_host", prefix="on")]))
+    proc = inventory(path, "--list")
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    assert "containerd host node2 cannot be reached over SSH" in " ".join(proc.stderr.split()), proc.stderr
+    listing = plain(json.loads(proc.stdout))
+    web = listing["_meta"]["hostvars"]["%s_web" % fleet["a"]]
+    assert members(listing, "on_node1") == sorted(listing["_meta"]["hostvars"]) and len(members(listing, "on_node1")) == 4
+    assert web["containerd_task_pid"] == fleet["tasks"][(fleet["a"], "web")][0]
+    assert web["containerd_labels"]["tier"] == "front" and web["containerd_host"] == "node1"
+    assert (web["ansible_containerd_host"], web["ansible_containerd_host_user"]) == (sshd.host, sshd.user)
+    assert (web["ansible_containerd_host_port"], web["ansible_containerd_ssh_args"]) == (sshd.port, ssh_args)
+    assert web["ansible_containerd_address"] == containerd.address and web["ansible_host"] == "web"
+    # The same calls as on the control node, in two ssh connections.
+    assert calls() == 8
