@@ -219,3 +219,32 @@ def test_containerd_host_over_ssh(containerd, fleet, counting_ctr, sshd, tmp_pat
     assert web["ansible_containerd_address"] == containerd.address and web["ansible_host"] == "web"
     # The same calls as on the control node, in two ssh connections.
     assert calls() == 8
+
+
+@pytest.fixture
+def cni_net(containerd, tmp_path, uid):
+    """A bridge network of test_cni_network's kind (its Net helper: names, directories, cleanup)."""
+    from test_cni_network import Net, plugin_dir
+
+    network = Net(tmp_path, uid, plugin_dir("1.1.1"))
+    network.containerd = containerd
+    yield network
+    network.cleanup()
+
+
+def test_cni_addresses_of_attached_containers(containerd, run_module, busybox, cni_net, uid, tmp_path):
+    assert run_module("cni_network", **containerd.module_args(**cni_net.definition(ip_masq=False)))["changed"]
+    attached = cni_net.run(busybox, "inv-net-" + uid, "sleep", "600")
+    alone = cni_net.run(busybox, "inv-alone-" + uid, "sleep", "600")
+    result = run_module("cni_network", **cni_net.attach_args(attached))
+    assert result["changed"] is True, result
+    address = result["result"]["ips"][0]["address"]
+
+    host = rig_host(containerd, containerd.ctr, cni_cache_dir=cni_net.cache_dir)
+    path = write_inventory(tmp_path, dict(hosts=[host], namespaces=["default"], labels={}, host_names="id",
+                                          compose=dict(ip="containerd_cni_addresses[0].split('/')[0]")))
+    hostvars = listed(path)["_meta"]["hostvars"]
+    assert hostvars[attached]["containerd_cni"] == [dict(network=cni_net.name, ifname="eth0", addresses=[address])]
+    assert hostvars[attached]["containerd_cni_addresses"] == [address]
+    assert hostvars[attached]["ip"] == address.split("/")[0]
+    assert hostvars[alone]["containerd_cni"] == [] and "ip" not in hostvars[alone]
