@@ -230,8 +230,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
     NAME = 'ctrops.containerd.containerd'
 
     def verify_file(self, path):
-        return super(InventoryModule, self).verify_file(path) and path.endswith(('containerd.yml',
-                                                                                  'containerd.yaml'))
+        valid = super(InventoryModule, self).verify_file(path)
+        return valid and path.endswith(('containerd.yml', 'containerd.yaml'))
 
     def parse(self, inventory, loader, path, cache=True):
         super(InventoryModule, self).parse(inventory, loader, path, cache)
