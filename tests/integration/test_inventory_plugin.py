@@ -16,6 +16,7 @@ import uuid
 import pytest
 
 from conftest import remove_container
+from rig.containerd import EDGES
 from rig.registry import free_port
 
 ANSIBLE_INVENTORY = os.path.join(os.path.dirname(sys.executable), "ansible-inventory")
@@ -158,11 +159,6 @@ def test_filters_running_only_labels_and_plain_ids(containerd, fleet, counting_c
     # No namespaces ls (named), no containers info (read_labels false): one listing and one task list.
     assert calls() == 2
 
-    # Every namespace of the host (the fleet label narrows it to ours), stopped ones left out.
-    path = write_inventory(tmp_path, dict(hosts=[rig_host(containerd, ctr)], labels=dict(fleet=fleet["uid"]),
-                                          running_only=True))
-    assert sorted(listed(path)["_meta"]["hostvars"]) == sorted(["%s_web" % fleet["a"], "%s_web" % fleet["b"]])
-
 
 def test_cache_answers_without_ctr_until_flushed(containerd, fleet, counting_ctr, tmp_path):
     ctr, calls = counting_ctr
@@ -180,13 +176,15 @@ def test_cache_answers_without_ctr_until_flushed(containerd, fleet, counting_ctr
 
 def test_unreachable_host_warns_or_stops_as_strict_says(containerd, fleet, tmp_path):
     gone = dict(name="gone", address=str(tmp_path / "missing.sock"), ctr_path=containerd.ctr)
-    config = dict(hosts=[rig_host(containerd, containerd.ctr), gone], namespaces=[fleet["b"]])
+    # Every namespace of the rig (the fleet label narrows them to ours), stopped containers left out.
+    config = dict(hosts=[rig_host(containerd, containerd.ctr), gone], labels=dict(fleet=fleet["uid"]),
+                  running_only=True)
     sentence = "containerd is not reachable at %s on this host (host gone): the socket does not exist" % gone["address"]
 
     proc = inventory(write_inventory(tmp_path, dict(config, strict=False)), "--list")
     assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
     assert sentence in " ".join(proc.stderr.split()) and "leaves this host out" in proc.stderr
-    assert sorted(json.loads(proc.stdout)["_meta"]["hostvars"]) == ["web"]
+    assert sorted(json.loads(proc.stdout)["_meta"]["hostvars"]) == sorted(["%s_web" % fleet["a"], "%s_web" % fleet["b"]])
 
     start = time.monotonic()
     proc = inventory(write_inventory(tmp_path, dict(config, strict=True)), "--list")
@@ -232,7 +230,11 @@ def cni_net(containerd, tmp_path, uid):
     network.cleanup()
 
 
-def test_cni_addresses_of_attached_containers(containerd, run_module, busybox, cni_net, uid, tmp_path):
+def test_cni_addresses_of_attached_containers(containerd, run_module, uid, tmp_path, request):
+    if containerd.version != EDGES[-1]:
+        # What is read here (libcni's cache, /proc) does not depend on containerd: the newest one suffices.
+        pytest.skip("CNI addresses are read the same way with every containerd: checked on %s" % EDGES[-1])
+    busybox, cni_net = request.getfixturevalue("busybox"), request.getfixturevalue("cni_net")
     assert run_module("cni_network", **containerd.module_args(**cni_net.definition(ip_masq=False)))["changed"]
     attached = cni_net.run(busybox, "inv-net-" + uid, "sleep", "600")
     alone = cni_net.run(busybox, "inv-alone-" + uid, "sleep", "600")
