@@ -20,6 +20,8 @@ from rig.containerd import EDGES
 from rig.registry import free_port
 
 ANSIBLE_INVENTORY = os.path.join(os.path.dirname(sys.executable), "ansible-inventory")
+ANSIBLE = os.path.join(os.path.dirname(sys.executable), "ansible")
+CMDLINE = "tr '\\0' ' ' < /proc/1/cmdline"
 
 
 @pytest.fixture(scope="module")
@@ -100,6 +102,19 @@ def listed(path, *args, **env):
     return plain(json.loads(proc.stdout))
 
 
+def raw_in(path, pattern, command):
+    """`ansible PATTERN -i PATH -m raw -a COMMAND` through the connection plugin the inventory names:
+    {host: result} of the json callback."""
+    env = dict(os.environ, ANSIBLE_INVENTORY_ENABLED="ctrops.containerd.containerd", ANSIBLE_STDOUT_CALLBACK="json",
+               ANSIBLE_LOAD_CALLBACK_PLUGINS="true")
+    proc = subprocess.run([ANSIBLE, pattern, "-i", str(path), "-m", "ansible.builtin.raw", "-a", command],
+                          capture_output=True, text=True, timeout=120, check=False, env=env)
+    try:
+        return plain(json.loads(proc.stdout)["plays"][0]["tasks"][0]["hosts"])
+    except (ValueError, KeyError, IndexError):
+        raise AssertionError("ansible printed no JSON result: %s %s" % (proc.stdout[-2000:], proc.stderr[-2000:]))
+
+
 def members(listing, group):
     return sorted(listing.get(group, {}).get("hosts", []))
 
@@ -145,6 +160,10 @@ def test_groups_and_variables_of_two_namespaces(containerd, fleet, counting_ctr,
     graph = inventory(path, "--graph")
     assert graph.returncode == 0, graph.stderr
     assert ("@front:\n  |  |--%s" % a_web) in graph.stdout, graph.stdout
+
+    # The variables reach the container through the connection plugin: its PID 1 is the fleet's sleep.
+    ran = raw_in(path, "front", CMDLINE)
+    assert list(ran) == [a_web] and ran[a_web]["stdout"].strip() == "sleep 600", ran
 
 
 def test_filters_running_only_labels_and_plain_ids(containerd, fleet, counting_ctr, tmp_path):
@@ -203,7 +222,8 @@ def test_containerd_host_over_ssh(containerd, fleet, counting_ctr, sshd, tmp_pat
     # A second entry whose sshd does not exist (a closed port): one warning, the first host still listed.
     closed = dict(node, name="node2", port=free_port())
     path = write_inventory(tmp_path, dict(hosts=[node, closed], namespaces=[fleet["a"], fleet["b"]],
-                                          keyed_groups=[dict(key="containerd_host", prefix="on")]))
+                                          keyed_groups=[dict(key="containerd_host", prefix="on")],
+                                          groups=dict(up="containerd_task_status == 'running'")))
     proc = inventory(path, "--list")
     assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
     assert "containerd host node2 cannot be reached over SSH" in " ".join(proc.stderr.split()), proc.stderr
@@ -217,6 +237,11 @@ def test_containerd_host_over_ssh(containerd, fleet, counting_ctr, sshd, tmp_pat
     assert web["ansible_containerd_address"] == containerd.address and web["ansible_host"] == "web"
     # The same calls as on the control node, in two ssh connections.
     assert calls() == 8
+
+    # Both running containers through the connection plugin's SSH path, with the variables listed here.
+    ran = raw_in(path, "up", CMDLINE)
+    assert sorted(ran) == sorted(["%s_web" % fleet["a"], "%s_web" % fleet["b"]]), ran
+    assert all(result["stdout"].strip() == "sleep 600" for result in ran.values()), ran
 
 
 @pytest.fixture
