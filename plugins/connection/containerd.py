@@ -332,7 +332,7 @@ class Connection(ConnectionBase):
             raise AnsibleConnectionFailure('could not reach the containerd host %s over SSH: %s; check '
                                            'ansible_containerd_host, _host_user, _host_port and _ssh_args.'
                                            % (host, last or 'ssh exited with status 255'))
-        if host and rc == 127 and 'not found' in last and not last.startswith('ctr: '):
+        if host and rc == 127 and not out and self.get_option('ctr_path') + ':' in last:
             raise AnsibleConnectionFailure('ctr was not found on %s (%s): set ansible_containerd_ctr_path to its '
                                            'path there.' % (host, last))
         if rc == 0 or not last.startswith('ctr: '):
@@ -355,7 +355,7 @@ class Connection(ConnectionBase):
             raise AnsibleConnectionFailure('%s has no /bin/sh: this connection runs commands through the container\'s '
                                            'shell; use an image with /bin/sh (and cat for file transfers).'
                                            % self._where())
-        error = self._client().error(argv, rc, out, err)
+        error = self._client().error(argv, rc, to_text(out, errors='surrogate_or_replace'), text)
         if isinstance(error, Unreachable):
             raise AnsibleConnectionFailure(error.message)
         raise AnsibleConnectionFailure('ctr could not run a command in %s: %s' % (self._where(), reason))

@@ -67,7 +67,8 @@ PYTHON_BIN = "/usr/bin/python3.11"
 PYTHON_SKIP = ("/usr/share/doc/", "/usr/share/man/", "/usr/share/lintian/", "/usr/share/binfmts/",
                "/usr/share/applications/", "/usr/share/pixmaps/")
 # Changes whenever the python layer is assembled differently (part of its cache key).
-PYTHON_LAYER_RECIPE = "1"
+PYTHON_LAYER_RECIPE = "3"
+PYTHON_APPLETS = ("su", "chown", "chgrp", "dd", "find", "xargs", "sha256sum")
 # A non-root user (uid 1000) for tests of exec users; root and nobody come with the busybox layer.
 APP_USER = "app"
 CACHE = os.environ.get("CTROPS_CACHE", "/var/cache/ctrops-tests")
@@ -214,7 +215,7 @@ def _python_layer_key() -> str:
 
 
 def _python_layer() -> bytes:
-    """Debian's Python 3.11 with its standard library and shared libraries, /usr/bin/python3, and a user
+    """Debian's Python 3.11 with its standard library and shared libraries, /usr/bin/python3, /var/tmp, a user
     ``app`` (uid 1000) with a home. Built once per package versions and cached in $CTROPS_CACHE."""
     cached = os.path.join(CACHE, "rig-images", "python-layer-%s.tar" % _python_layer_key())
     if os.path.exists(cached):
@@ -234,8 +235,11 @@ def _python_layer() -> bytes:
     group = b"root:x:0:\nnogroup:x:65534:\napp:x:1000:\n"
     for name, entry in (("usr/bin/python3", _symlink("usr/bin/python3", "python3.11")),
                         ("etc/passwd", _file("etc/passwd", passwd)), ("etc/group", _file("etc/group", group)),
-                        ("home", _dir("home")), ("bin/su", _symlink("bin/su", "busybox"))):
+                        ("home", _dir("home")), ("var", _dir("var")), ("var/tmp", _dir("var/tmp", 0o1777))):
         entries[name] = entry
+    # What Ansible uses beyond the busybox kind's applets: su (become), chown (files for a become user).
+    for applet in PYTHON_APPLETS:
+        entries["bin/" + applet] = _symlink("bin/" + applet, "busybox")
     home = _tarinfo("home/app", tarfile.DIRTYPE, 0o755)
     home.uid = home.gid = 1000
     entries["home/app"] = (home, None)
