@@ -26,7 +26,7 @@ import uuid
 
 from ansible_collections.ctrops.containerd.plugins.module_utils import cni, parsers
 from ansible_collections.ctrops.containerd.plugins.module_utils.client import (
-    CTR_SEARCH_DIRS, DEFAULT_ADDRESS, DEFAULT_NAMESPACE, ContainerdClient, CtrError)
+    CTR_SEARCH_DIRS, DEFAULT_ADDRESS, ContainerdClient, CtrError)
 from ansible_collections.ctrops.containerd.plugins.module_utils.errors import ModuleError
 from ansible_collections.ctrops.containerd.plugins.module_utils.labels import filter_quote, label_filter
 
@@ -282,6 +282,3 @@ def reader_error(exc):
         return exc.message
     return str(exc)
 
-
-__all__ = ['HostReader', 'HostError', 'ssh_command', 'label_selector', 'batch_script', 'parse_batch',
-           'DEFAULT_NAMESPACE', 'reader_error']
