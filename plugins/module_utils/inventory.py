@@ -281,4 +281,3 @@ def reader_error(exc):
     if isinstance(exc, (HostError, CtrError)):
         return exc.message
     return str(exc)
-
