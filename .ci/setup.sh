@@ -71,6 +71,8 @@ apt_packages=(
   shellcheck
   # Molecule on local VMs and the Arch / NixOS stand-ins
   qemu-system-x86 qemu-utils debootstrap e2fsprogs openssh-client
+  # the connection plugin's SSH path: the rig starts its own sshd on 127.0.0.1 (never the service)
+  openssh-server
   pacman-package-manager makepkg libarchive-tools fakeroot nix-bin
 )
 missing=()
@@ -79,8 +81,17 @@ for p in "${apt_packages[@]}"; do
 done
 if [ ${#missing[@]} -gt 0 ]; then
   log "installing Debian packages: ${missing[*]}"
+  # Maintainer scripts must not start services (openssh-server would start a host-wide sshd):
+  # the rig starts its own daemons. Forbid starts for this install where no policy does already.
+  guard=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    guard=/usr/sbin/policy-rc.d
+    printf '#!/bin/sh\nexit 101\n' > "$guard"
+    chmod 755 "$guard"
+  fi
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  if [ -n "$guard" ]; then rm -f "$guard"; fi
 fi
 # Debian's containerd package starts nothing without systemd, but make sure a
 # distro daemon never shares state with the rig.

@@ -543,8 +543,16 @@ def decode_cache(data):
 def read_cache(path):
     try:
         with open(path) as handle:
-            data = json.load(handle)
-    except (OSError, ValueError):
+            return parse_cache(handle.read())
+    except OSError:
+        return None
+
+
+def parse_cache(text):
+    """(config, result, entry) of a cache document's text, or None when it is not one."""
+    try:
+        data = json.loads(text)
+    except ValueError:
         return None
     if not isinstance(data, dict) or data.get('kind') != CACHE_KIND:
         return None

@@ -68,6 +68,22 @@ def parse_tasks(output):
     return tasks
 
 
+def parse_containers(output):
+    """Parse ``ctr containers ls`` (columns CONTAINER IMAGE RUNTIME) into {id: {image, runtime}}.
+
+    Same layout in containerd 1.6 and 2.x; the table has no labels (``containers info`` has them).
+    A container made without an image shows ``-`` or an empty column: its image is None.
+    """
+    containers = {}
+    for line in table_rows(output):
+        fields = line.split()
+        if len(fields) < 2:
+            continue
+        image = fields[1] if len(fields) > 2 else '-'
+        containers[fields[0]] = {'image': None if image == '-' else image, 'runtime': fields[-1]}
+    return containers
+
+
 def parse_json(output, what):
     """Parse JSON printed by ctr (``containers info``), naming ``what`` on failure."""
     try:

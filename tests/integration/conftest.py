@@ -217,3 +217,18 @@ def token_registry(tmp_path_factory):
         yield registry.start()
     finally:
         registry.stop()
+
+
+@pytest.fixture(scope="session")
+def sshd(tmp_path_factory):
+    """The rig's sshd on 127.0.0.1 (key login for the current user), for code that reaches a host over SSH.
+
+    Attributes: ``host``, ``port``, ``user``, ``key``, ``ssh_config`` (a client config for ``ssh -F``
+    that trusts this server) and ``ssh_args`` (``["-F", ssh_config]``). Stopped at the end of the session."""
+    from rig.sshd import Sshd
+
+    server = Sshd(str(tmp_path_factory.mktemp("sshd")))
+    try:
+        yield server.start()
+    finally:
+        server.stop()

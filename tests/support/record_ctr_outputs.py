@@ -37,6 +37,7 @@ def record(version, image):
         daemon.ctr_run("run", "-d", image["ref"], "paused", "sleep", "600")
         daemon.ctr_run("tasks", "pause", "paused")
         save("containers_ls_q", "containers", "ls", "-q")
+        save("containers_ls", "containers", "ls")
         save("tasks_ls", "tasks", "ls")
         save("containers_info", "containers", "info", "sleeper")
         save("version", "version")

@@ -78,3 +78,16 @@ def test_version_tuple(text, expected):
 ])
 def test_labels(text, expected):
     assert parsers.parse_labels(text) == expected
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_containers_table(version):
+    containers = parsers.parse_containers(recorded(version, "containers_ls"))
+    assert sorted(containers) == ["created-only", "paused", "sleeper"]
+    assert containers["sleeper"] == {"image": "docker.io/rig/busybox:1", "runtime": "io.containerd.runc.v2"}
+
+
+def test_containers_table_without_image():
+    out = "CONTAINER    IMAGE    RUNTIME\nbare    -    io.containerd.runc.v2\nbare2        io.containerd.runc.v2\n"
+    assert parsers.parse_containers(out) == {"bare": {"image": None, "runtime": "io.containerd.runc.v2"},
+                                             "bare2": {"image": None, "runtime": "io.containerd.runc.v2"}}

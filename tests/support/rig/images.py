@@ -1,4 +1,4 @@
-"""Test images built offline from busybox-static, and seeding them into a rig registry.
+"""Test images built offline from busybox-static (and Debian's Python), and seeding them into a rig registry.
 
 The integration tests need real images but the machine has no access to a
 public registry, so images are assembled here from ``/bin/busybox`` with the
@@ -58,7 +58,20 @@ APPLETS = (
     "umount", "uname", "wc", "wget", "whoami",
 )
 
-KINDS = ("busybox", "web")
+KINDS = ("busybox", "web", "python")
+
+# The ``python`` kind: this machine's Debian-packaged Python (its packages' files and the shared
+# libraries ldd finds for the interpreter and its extension modules) on top of the busybox layer.
+PYTHON_PACKAGES = ("python3.11-minimal", "libpython3.11-minimal", "libpython3.11-stdlib")
+PYTHON_BIN = "/usr/bin/python3.11"
+PYTHON_SKIP = ("/usr/share/doc/", "/usr/share/man/", "/usr/share/lintian/", "/usr/share/binfmts/",
+               "/usr/share/applications/", "/usr/share/pixmaps/")
+# Changes whenever the python layer is assembled differently (part of its cache key).
+PYTHON_LAYER_RECIPE = "3"
+PYTHON_APPLETS = ("su", "chown", "chgrp", "dd", "find", "xargs", "sha256sum")
+# A non-root user (uid 1000) for tests of exec users; root and nobody come with the busybox layer.
+APP_USER = "app"
+CACHE = os.environ.get("CTROPS_CACHE", "/var/cache/ctrops-tests")
 
 _ARCH_BY_MACHINE = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
 
@@ -159,6 +172,86 @@ def _busybox_layer() -> bytes:
     return _tar(entries)
 
 
+def _host_entries(path: str, entries: dict) -> None:
+    """Add ``path`` as this host has it: every symlink on the way (merged /usr: lib -> usr/lib), then the file."""
+    parts = path.strip("/").split("/")
+    current = ""
+    for index, part in enumerate(parts):
+        current = current + "/" + part
+        name = current.lstrip("/")
+        if os.path.islink(current):
+            target = os.readlink(current)
+            entries[name] = _symlink(name, target)
+            resolved = os.path.normpath(os.path.join(os.path.dirname(current), target))
+            _host_entries(resolved + "".join("/" + p for p in parts[index + 1:]), entries)
+            return
+        if os.path.isdir(current):
+            if name not in entries:
+                entries[name] = _dir(name, os.stat(current).st_mode & 0o7777)
+        elif os.path.isfile(current) and index == len(parts) - 1:
+            with open(current, "rb") as fh:
+                entries[name] = _file(name, fh.read(), os.stat(current).st_mode & 0o7777)
+
+
+def _ldd_paths(binaries: list[str]) -> set[str]:
+    """The shared libraries (and the loader) the binaries need, as ldd resolves them here."""
+    out = subprocess.run(["ldd", *binaries], capture_output=True, text=True, check=False).stdout
+    return {word for word in out.split() if word.startswith("/") and not word.endswith(":")}
+
+
+def _python_files() -> list[str]:
+    out = subprocess.run(["dpkg-query", "-L", *PYTHON_PACKAGES], capture_output=True, text=True,
+                         check=True).stdout
+    return sorted(path for path in out.splitlines()
+                  if path.startswith("/") and not path.startswith(PYTHON_SKIP)
+                  and (os.path.islink(path) or os.path.isfile(path)))
+
+
+def _python_layer_key() -> str:
+    """Cache key of the python layer: the recipe and the exact versions of the packages it copies."""
+    versions = subprocess.run(["dpkg-query", "-W", "-f", "${Package}=${Version} ", *PYTHON_PACKAGES],
+                              capture_output=True, text=True, check=True).stdout
+    return hashlib.sha256((PYTHON_LAYER_RECIPE + " " + versions).encode()).hexdigest()[:16]
+
+
+def _python_layer() -> bytes:
+    """Debian's Python 3.11 with its standard library and shared libraries, /usr/bin/python3, /var/tmp, a user
+    ``app`` (uid 1000) with a home. Built once per package versions and cached in $CTROPS_CACHE."""
+    cached = os.path.join(CACHE, "rig-images", "python-layer-%s.tar" % _python_layer_key())
+    if os.path.exists(cached):
+        with open(cached, "rb") as fh:
+            return fh.read()
+    if not os.access(PYTHON_BIN, os.X_OK):
+        raise RuntimeError("%s is missing: run `make setup` (Debian's python3.11)" % PYTHON_BIN)
+    files = _python_files()
+    entries: dict = {}
+    for path in files:
+        _host_entries(path, entries)
+    dynload = [path for path in files if path.endswith(".so") and os.path.isfile(path)]
+    for path in sorted(_ldd_paths([PYTHON_BIN] + dynload)):
+        _host_entries(path, entries)
+    passwd = (b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n"
+              b"app:x:1000:1000:app:/home/app:/bin/sh\n")
+    group = b"root:x:0:\nnogroup:x:65534:\napp:x:1000:\n"
+    for name, entry in (("usr/bin/python3", _symlink("usr/bin/python3", "python3.11")),
+                        ("etc/passwd", _file("etc/passwd", passwd)), ("etc/group", _file("etc/group", group)),
+                        ("home", _dir("home")), ("var", _dir("var")), ("var/tmp", _dir("var/tmp", 0o1777))):
+        entries[name] = entry
+    # What Ansible uses beyond the busybox kind's applets: su (become), chown (files for a become user).
+    for applet in PYTHON_APPLETS:
+        entries["bin/" + applet] = _symlink("bin/" + applet, "busybox")
+    home = _tarinfo("home/app", tarfile.DIRTYPE, 0o755)
+    home.uid = home.gid = 1000
+    entries["home/app"] = (home, None)
+    data = _tar(list(entries.values()))
+    os.makedirs(os.path.dirname(cached), exist_ok=True)
+    tmp = "%s.tmp%d" % (cached, os.getpid())
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+    os.replace(tmp, cached)
+    return data
+
+
 def _web_layer(ref: str) -> bytes:
     html = f"<html><body><h1>ctrops rig web</h1><p>{ref}</p></body></html>\n".encode()
     return _tar([_dir("www"), _file("www/index.html", html)])
@@ -175,6 +268,8 @@ def _layers_for(kind: str, ref: str, variant_tag: str | None) -> list[bytes]:
     layers = [_busybox_layer()]
     if kind == "web":
         layers.append(_web_layer(ref))
+    if kind == "python":
+        layers.append(_python_layer())
     if variant_tag is not None:
         layers.append(_variant_layer(variant_tag))
     return layers
@@ -182,6 +277,9 @@ def _layers_for(kind: str, ref: str, variant_tag: str | None) -> list[bytes]:
 
 def _runtime_config(kind: str) -> dict:
     config = {"Env": ["PATH=/bin"], "Cmd": ["sh"], "WorkingDir": "/"}
+    if kind == "python":
+        config["Env"] = ["PATH=/usr/bin:/bin"]
+        config["Cmd"] = ["sleep", "2147483647"]
     if kind == "web":
         config["Cmd"] = ["httpd", "-f", "-p", "80", "-h", "/www"]
         config["ExposedPorts"] = {"80/tcp": {}}
@@ -211,7 +309,26 @@ def _image_config(kind: str, plat: dict, diff_ids: list[str]) -> bytes:
 
 
 def _gzip(data: bytes) -> bytes:
-    """gzip with no name and mtime 0 in the header, so the compressed digest is stable too."""
+    """gzip with no name and mtime 0 in the header, so the compressed digest is stable too.
+
+    Large layers (the python kind's) are compressed once and kept in $CTROPS_CACHE by their digest."""
+    cached = None
+    if len(data) > (4 << 20):
+        cached = os.path.join(CACHE, "rig-images", "layer-%s.tar.gz" % hashlib.sha256(data).hexdigest())
+        if os.path.exists(cached):
+            with open(cached, "rb") as fh:
+                return fh.read()
+    compressed = _gzip_raw(data)
+    if cached:
+        os.makedirs(os.path.dirname(cached), exist_ok=True)
+        tmp = "%s.tmp%d" % (cached, os.getpid())
+        with open(tmp, "wb") as fh:
+            fh.write(compressed)
+        os.replace(tmp, cached)
+    return compressed
+
+
+def _gzip_raw(data: bytes) -> bytes:
     buf = io.BytesIO()
     with gzip.GzipFile(filename="", mode="wb", fileobj=buf, mtime=0, compresslevel=6) as gz:
         gz.write(data)
@@ -237,8 +354,8 @@ def build_image(out_path: str, ref: str, kind: str, *, platforms: list[str] | No
                 variant_tag: str | None = None) -> dict:
     """Write an OCI image-layout tar archive for ``ref`` and describe what it holds.
 
-    ``kind`` is ``busybox`` (a shell) or ``web`` (busybox httpd serving a page
-    naming the ref).  ``variant_tag`` adds a tiny layer with ``/etc/rig-variant``
+    ``kind`` is ``busybox`` (a shell), ``python`` (busybox + Debian's Python 3.11, user ``app``)
+    or ``web`` (busybox httpd serving a page naming the ref).  ``variant_tag`` adds a tiny layer with ``/etc/rig-variant``
     so a test can produce a second image under the same name with another digest.
     ``platforms=None`` gives a single manifest for the host; a list gives an OCI
     image index with one manifest per platform (other architectures carry the
