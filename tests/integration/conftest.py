@@ -14,6 +14,8 @@ def pytest_generate_tests(metafunc):
     if "containerd" in metafunc.fixturenames:
         smoke = metafunc.definition.get_closest_marker("smoke") is not None
         versions = [v for v in sorted(MATRIX) if smoke or v in EDGES]
+        if metafunc.definition.get_closest_marker("newest_only") is not None:
+            versions = [EDGES[-1]]
         metafunc.parametrize("containerd", versions, indirect=True, scope="session")
 
 

@@ -16,7 +16,6 @@ import uuid
 import pytest
 
 from conftest import remove_container
-from rig.containerd import EDGES
 from rig.registry import free_port
 
 ANSIBLE_INVENTORY = os.path.join(os.path.dirname(sys.executable), "ansible-inventory")
@@ -255,10 +254,9 @@ def cni_net(containerd, tmp_path, uid):
     network.cleanup()
 
 
+# What is read here (libcni's cache, /proc) does not depend on containerd: the newest one suffices.
+@pytest.mark.newest_only
 def test_cni_addresses_of_attached_containers(containerd, run_module, uid, tmp_path, request):
-    if containerd.version != EDGES[-1]:
-        # What is read here (libcni's cache, /proc) does not depend on containerd: the newest one suffices.
-        pytest.skip("CNI addresses are read the same way with every containerd: checked on %s" % EDGES[-1])
     busybox, cni_net = request.getfixturevalue("busybox"), request.getfixturevalue("cni_net")
     assert run_module("cni_network", **containerd.module_args(**cni_net.definition(ip_masq=False)))["changed"]
     attached = cni_net.run(busybox, "inv-net-" + uid, "sleep", "600")
