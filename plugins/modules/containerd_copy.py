@@ -42,7 +42,7 @@ options:
       - The file or directory to copy (on the host for V(into), in the container for V(out)).
       - For a directory, as with ansible.builtin.copy, a trailing C(/) copies its contents into O(dest); without it
         the directory itself goes into O(dest).
-      - Symbolic links inside a directory copied out of a container are skipped (with a warning): they could
+      - Symbolic links inside a directory copied out of a container are skipped, with a warning, since they could
         point anywhere on the host.
     type: str
   content:
@@ -315,8 +315,7 @@ def converge(run):
     if into and params['content'] is not None:
         source = cf_content(params)
     elif into:
-        src = os.path.expanduser(params['src'])
-        source = source_of(run, src, src)
+        source = source_of(run, params['src'], params['src'])
         if source is None:
             raise InvalidInput('The source %s does not exist on this host: check src.' % params['src'])
     info = ctrs.container_info(client, params['container'])

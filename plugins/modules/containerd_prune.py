@@ -40,7 +40,7 @@ options:
       - C(label) (a key, C(key=value), or a list of them) selects objects carrying all those labels; a task
         carries its container's labels.
       - C(label!) (same form) keeps objects carrying any of those labels.
-      - C(until) (an age such as V(30m), V(12h), V(7d), V(1w) or seconds) selects objects older than that:
+      - C(until) (an age such as V(30m), V(12h), V(7d), V(1w) or seconds) selects objects older than that;
         containers and their tasks by the container's creation time, images by the age of their manifest in the
         content store (to the precision C(ctr content ls) prints).
       - C(status) (a list of V(stopped), V(created), V(unknown); default V(stopped)) selects tasks by state.
@@ -223,7 +223,9 @@ def plan(run, filters):
     containers = prune.parse_containers(client.output(['containers', 'ls']))
     chosen = selected_containers(client, filters, containers) if ('tasks' in kinds or 'containers' in kinds) else None
     older = Older(client, filters['until'])
-    picked = lambda name: (chosen is None or name in chosen) and older(name)  # noqa: E731
+
+    def picked(name):
+        return (chosen is None or name in chosen) and older(name)
     gone_tasks = []
     if 'tasks' in kinds:
         gone_tasks = sorted(name for name, task in tasks.items()
@@ -267,10 +269,11 @@ def cni_part(run, gone, containers, filters):
     """Stale attachments (network, path, cached, lease dirs) and the entries left alone."""
     params = run.params
     remaining = set(containers) - set(gone['containers'])
-    if filters['label'] or filters['until'] is not None:
-        is_gone = lambda container: container in gone['containers']  # noqa: E731
-    else:
-        is_gone = lambda container: container not in remaining  # noqa: E731
+    narrowed = bool(filters['label']) or filters['until'] is not None
+
+    def is_gone(container):
+        # A label or age filter narrows CNI too: only attachments of the containers this run deletes.
+        return container in gone['containers'] if narrowed else container not in remaining
     skipped = []
     stale = prune.stale_attachments(params['cni_conf_dir'], params['cni_cache_dir'], params['address'],
                                     run.client.namespace, is_gone, skipped)

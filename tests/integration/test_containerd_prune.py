@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from test_cni_network import define, net_1_9  # noqa: F401 (a fixture)
+from test_cni_network import Net, define, plugin_dir
 
 
 def ctr_names(containerd, namespace, *args):
@@ -19,6 +19,14 @@ def wait_stopped(containerd, namespace, name):
                 return
         time.sleep(0.05)
     raise AssertionError("task %s did not stop" % name)
+
+
+@pytest.fixture
+def net(tmp_path, uid):
+    """A bridge network of CNI plugins 1.9.1 in this test's directories, removed afterwards."""
+    network = Net(tmp_path, uid, plugin_dir("1.9.1"))
+    yield network
+    network.cleanup()
 
 
 @pytest.fixture
@@ -107,14 +115,13 @@ def test_prune_filters_and_errors(containerd, run_module, filled):
     assert live.get("failed") is True
     assert live["msg"] == ("Invalid filters.status running: prune deletes only tasks that are stopped, created, "
                            "unknown, never live ones.")
-    age = run_module("containerd_prune", **containerd.module_args(namespace=ns, kinds=["tasks"],
-                                                                 filters={"until": "yesterday"}))
+    age = run_module("containerd_prune", **containerd.module_args(
+        namespace=ns, kinds=["tasks"], filters={"until": "yesterday"}))
     assert age.get("failed") is True and age["msg"].startswith("Invalid filters.until 'yesterday': give an age")
 
 
 def test_prune_releases_cni_attachments_of_gone_containers(containerd, run_module, rig_images, import_image,
-                                                           net_1_9, uid):  # noqa: F811
-    net = net_1_9
+                                                           net, uid):
     net.containerd = containerd
     define(run_module, net)
     ref = import_image(rig_images["busybox"])
