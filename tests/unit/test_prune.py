@@ -30,11 +30,13 @@ CONTENT_LS = "\n".join([
     "%s\t334B\tLess than a second\tcontainerd.io/gc.ref.snapshot.overlayfs=%s" % (CFG_BB, SNAP0),
     "",
 ])
-SNAPSHOTS_LS = """KEY                                                                     PARENT                                                                  KIND
-%s                                                                         Committed
-%s %s Committed
-xc-16                                                                   %s Active
-""" % (SNAP0, SNAP1, SNAP0, SNAP0)
+SNAPSHOTS_LS = "\n".join([
+    "KEY" + " " * 69 + "PARENT" + " " * 66 + "KIND",
+    "%s %s Committed" % (SNAP0, " " * 71),
+    "%s %s Committed" % (SNAP1, SNAP0),
+    "xc-16%s %s Active" % (" " * 67, SNAP0),
+    "",
+])
 CONTAINERS_LS = """CONTAINER    IMAGE                      RUNTIME
 xc-16        docker.io/rig/busybox:1    io.containerd.runc.v2
 bare         -                          io.containerd.runc.v2
