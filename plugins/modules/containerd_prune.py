@@ -78,8 +78,8 @@ attributes:
   platform:
     platforms: posix
 notes:
-  - A no-op run costs three ctr calls (C(tasks ls), C(containers ls), C(images ls)) plus one per label filter
-    kind; a run that removes something adds C(content ls) and C(snapshots ls) before and after, and one
+  - A no-op run costs three ctr calls (C(tasks ls), C(containers ls), C(images ls)) plus one C(containers ls)
+    per label filter given (C(label), C(label!)); a run that removes something adds C(content ls) and C(snapshots ls) before and after, and one
     C(containers info) per candidate container when C(until) is given.
 seealso:
   - module: ctrops.containerd.containerd_namespace
@@ -175,6 +175,7 @@ from ansible_collections.ctrops.containerd.plugins.module_utils import cni
 from ansible_collections.ctrops.containerd.plugins.module_utils import containers as ctrs
 from ansible_collections.ctrops.containerd.plugins.module_utils import parsers
 from ansible_collections.ctrops.containerd.plugins.module_utils import prune
+from ansible_collections.ctrops.containerd.plugins.module_utils.labels import labels_match
 from ansible_collections.ctrops.containerd.plugins.module_utils.module_run import ModuleRun
 
 
@@ -189,12 +190,14 @@ def selected_containers(client, filters, containers):
     return names
 
 
-def selected_images(client, filters, images):
+def selected_images(filters, images):
+    """Names of the images the label filters select, from the labels ``images ls`` already showed."""
     names = set(images)
     if filters['label']:
-        names &= set(parsers.parse_quiet_list(client.output(['images', 'ls', '-q'] + prune.all_of(filters['label']))))
+        names = set(name for name in names if labels_match(images[name]['labels'], dict(filters['label'])))
     if filters['label!']:
-        names -= set(parsers.parse_quiet_list(client.output(['images', 'ls', '-q'] + prune.any_of(filters['label!']))))
+        names = set(name for name in names
+                    if not any(labels_match(images[name]['labels'], {key: value}) for key, value in filters['label!']))
     return names
 
 
@@ -238,7 +241,7 @@ def plan(run, filters):
     gone_images = []
     if images:
         used = set(image for name, image in containers.items() if name not in gone_containers)
-        candidates = sorted(selected_images(client, filters, images) - used)
+        candidates = sorted(selected_images(filters, images) - used)
         if candidates and filters['age'] is not None:
             # Images have no creation time in ctr's listings: the age of their manifest blob stands for it.
             blobs = prune.parse_content(client.output(['content', 'ls']))

@@ -35,7 +35,7 @@ SCENARIOS = [
     ("containerd_task", {"container": "bench-c", "state": "running"}),
     ("containerd_container_info", {"name": ["bench-c"]}),
     ("containerd_copy", {"container": "bench-c", "content": "bench\n", "dest": "/tmp/bench.conf", "mode": "0644"}),
-    # Selects nothing here: a prune's no-op is its listings (tasks, containers, images, one per label filter).
+    # Selects nothing here: a prune's no-op is its listings (tasks, containers, images, containers by label).
     ("containerd_prune", {"kinds": ["tasks", "containers", "images"], "filters": {"label": "bench.prune"}}),
     ("containerd_container", {"name": "bench-r", "image": "{image}", "command": ["sleep", "600"],
                               "state": "running"}),
