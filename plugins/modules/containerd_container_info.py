@@ -56,6 +56,20 @@ EXAMPLES = r'''
 - name: PIDs of running tasks
   ansible.builtin.debug:
     msg: "{{ web.containers | selectattr('task') | map(attribute='task.pid') | list }}"
+
+# With community.general.json_query (needs jmespath on the control node), one expression filters on a
+# nested field and picks several: the running containers' names and PIDs, and images nothing runs.
+- name: Running containers as name and PID
+  ansible.builtin.debug:
+    msg: "{{ all_containers | community.general.json_query(running_query) }}"
+  vars:
+    running_query: "containers[?task.status == 'running'].{name: name, pid: task.pid}"
+
+- name: Containers without a running task, by image
+  ansible.builtin.debug:
+    msg: "{{ all_containers | community.general.json_query(idle_query) }}"
+  vars:
+    idle_query: "containers[?task == null || task.status != 'running'].[name, image]"
 '''
 
 RETURN = r'''

@@ -58,6 +58,14 @@ EXAMPLES = r'''
   ctrops.containerd.containerd_image_info:
     labels:
       team: web
+
+# With community.general.json_query (needs jmespath on the control node): the images that are not
+# complete or not unpacked, as name and digest, to pull again.
+- name: Images to pull again
+  ansible.builtin.debug:
+    msg: "{{ all_images | community.general.json_query(broken_query) }}"
+  vars:
+    broken_query: "images[?!complete || !unpacked].{name: name, digest: digest}"
 '''
 
 RETURN = r'''

@@ -64,6 +64,12 @@ EXAMPLES = r'''
       team: web
     contents: true
   register: web_namespaces
+
+# With community.general.json_query (needs jmespath on the control node): the namespaces that still
+# hold containers, which containerd refuses to remove.
+- name: Namespaces with containers
+  ansible.builtin.debug:
+    msg: "{{ web_namespaces | community.general.json_query('namespaces[?contents.containers].name') }}"
 '''
 
 RETURN = r'''

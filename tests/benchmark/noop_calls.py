@@ -34,6 +34,9 @@ SCENARIOS = [
     ("containerd_container", {"name": "bench-c", "image": "{image}", "command": ["sleep", "600"]}),
     ("containerd_task", {"container": "bench-c", "state": "running"}),
     ("containerd_container_info", {"name": ["bench-c"]}),
+    ("containerd_copy", {"container": "bench-c", "content": "bench\n", "dest": "/tmp/bench.conf", "mode": "0644"}),
+    # Selects nothing here: a prune's no-op is its listings (tasks, containers, images, containers by label).
+    ("containerd_prune", {"kinds": ["tasks", "containers", "images"], "filters": {"label": "bench.prune"}}),
     ("containerd_container", {"name": "bench-r", "image": "{image}", "command": ["sleep", "600"],
                               "state": "running"}),
     # A stack's no-op costs the same ctr calls for 3 running containers as for 30 (one listing each).

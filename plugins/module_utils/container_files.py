@@ -1,0 +1,196 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) ctrops.containerd contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Files inside a container, seen from the host: its root, and paths resolved safely within it.
+
+A container with a live task is reached through /proc/PID/root of the task's init; one without is
+reached by mounting its snapshot (``ctr snapshots mounts``) on a private temporary directory, unmounted
+on every way out. Paths are resolved one component at a time, symbolic links as the container would
+see them (an absolute target starts at the container's root), so nothing resolves outside the root:
+the kernel would resolve an absolute link under /proc/PID/root against the host's root instead.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import contextlib
+import hashlib
+import os
+import shlex
+import shutil
+import stat
+import tempfile
+
+from ansible_collections.ctrops.containerd.plugins.module_utils import containers as ctrs
+from ansible_collections.ctrops.containerd.plugins.module_utils.errors import InvalidInput, ModuleError
+
+MAX_LINKS = 40  # as the kernel's MAXSYMLINKS
+
+
+class EscapeError(InvalidInput):
+    """A container path that would lead outside the container's root."""
+
+
+def resolve(root, path, follow_last=True):
+    """The host path of container path ``path`` under ``root``, every symlink resolved inside the root.
+
+    Components that do not exist yet are kept as given. A ``..`` that would climb above the root, in the
+    path or in a link's target, raises EscapeError.
+    """
+    if not path.startswith('/'):
+        raise InvalidInput('The container path %s must be absolute.' % path)
+    pending = [part for part in path.split('/') if part not in ('', '.')]
+    done = []
+    links = 0
+    while pending:
+        part = pending.pop(0)
+        if part == '..':
+            if not done:
+                raise EscapeError('The container path %s leads outside the container\'s root: give a path '
+                                  'inside the container.' % path)
+            done.pop()
+            continue
+        host = os.path.join(root, *(done + [part]))
+        try:
+            mode = os.lstat(host).st_mode
+        except OSError:
+            done.append(part)
+            continue
+        if stat.S_ISLNK(mode) and (pending or follow_last):
+            links += 1
+            if links > MAX_LINKS:
+                raise ModuleError('The container path %s has too many levels of symbolic links.' % path)
+            target = os.readlink(host)
+            if target.startswith('/'):
+                done = []
+            pending = [p for p in target.split('/') if p not in ('', '.')] + pending
+            continue
+        done.append(part)
+    return os.path.join(root, *done) if done else root
+
+
+def parse_mount_command(text):
+    """(type, source, options) of the ``mount -t TYPE SOURCE TARGET -o OPTIONS`` line ctr snapshots mounts prints."""
+    for line in (text or '').splitlines():
+        words = shlex.split(line)
+        if not words or words[0] != 'mount':
+            continue
+        kind, options, rest = None, '', []
+        i = 1
+        while i < len(words):
+            if words[i] == '-t':
+                kind, i = words[i + 1], i + 2
+            elif words[i] == '-o':
+                options, i = words[i + 1], i + 2
+            else:
+                rest.append(words[i])
+                i += 1
+        if rest:
+            return kind, rest[0], options
+    return None
+
+
+def live_pid(task):
+    """The init PID of a task whose root can be reached through /proc (running, paused or created)."""
+    if task and task['status'] in ctrs.LIVE + ('created',) and task['pid'] and ctrs.process_alive(task['pid']):
+        return task['pid']
+    return None
+
+
+@contextlib.contextmanager
+def container_root(module, client, name, info, task, read_only=False):
+    """Yields (host path of the container's root, how it was reached); a snapshot mount is undone on exit."""
+    pid = live_pid(task)
+    if pid:
+        yield '/proc/%d/root' % pid, 'task'
+        return
+    key, snapshotter = info.get('SnapshotKey'), info.get('Snapshotter')
+    if not key:
+        raise ModuleError('Container %s has no snapshot (it was created without a root file system): there is '
+                          'nothing to copy to or from.' % name)
+    target = tempfile.mkdtemp(prefix='ctrops-copy-')
+    mounted = False
+    try:
+        os.chmod(target, 0o700)
+        args = ['snapshots'] + (['--snapshotter', snapshotter] if snapshotter else []) + ['mounts', target, key]
+        parsed = parse_mount_command(client.output(args))
+        if parsed is None:
+            raise ModuleError('ctr printed no mount for the snapshot %s of container %s.' % (key, name))
+        kind, source, options = parsed
+        if read_only:
+            options = ','.join([o for o in options.split(',') if o] + ['ro'])
+        cmd = [module.get_bin_path('mount', required=True, opt_dirs=['/usr/bin', '/bin'])]
+        cmd += (['-t', kind] if kind else []) + [source, target] + (['-o', options] if options else [])
+        rc, _out, err = module.run_command(cmd)
+        if rc != 0:
+            raise ModuleError('Could not mount the snapshot of container %s: %s' % (name, err.strip()))
+        mounted = True
+        yield target, 'snapshot'
+    finally:
+        if mounted:
+            umount = module.get_bin_path('umount', required=True, opt_dirs=['/usr/bin', '/bin'])
+            module.run_command([umount, target], check_rc=True)
+        if not os.path.ismount(target):
+            # Never rmtree a directory that is still a mount: it would delete the container's files.
+            shutil.rmtree(target, ignore_errors=True)
+
+
+def checksum(path):
+    digest = hashlib.sha1()
+    with open(path, 'rb') as handle:
+        for block in iter(lambda: handle.read(65536), b''):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def data_checksum(data):
+    return hashlib.sha1(data).hexdigest()
+
+
+def ids_from(root, owner, group):
+    """(uid, gid) from names or numbers; names are looked up in the container's /etc/passwd and /etc/group."""
+    return _lookup(root, '/etc/passwd', owner, 'owner'), _lookup(root, '/etc/group', group, 'group')
+
+
+def _lookup(root, table, value, option):
+    if value is None:
+        return None
+    text = str(value)
+    if text.isdigit():
+        return int(text)
+    try:
+        with open(resolve(root, table)) as handle:
+            for line in handle:
+                fields = line.strip().split(':')
+                if len(fields) > 2 and fields[0] == text and fields[2].isdigit():
+                    return int(fields[2])
+    except (IOError, OSError):
+        pass
+    raise InvalidInput('The %s %s is not in the container\'s %s: give a name it knows or a number.'
+                       % (option, text, table))
+
+
+def write_file(path, data, mode, uid, gid):
+    """Write ``data`` to host path ``path`` atomically (a temporary file in the same directory, then a
+    rename, which replaces a link at ``path`` rather than following it)."""
+    directory = os.path.dirname(path)
+    handle, temp = tempfile.mkstemp(dir=directory, prefix='.ctrops-copy-')
+    try:
+        with os.fdopen(handle, 'wb') as out:
+            out.write(data)
+        os.chmod(temp, mode)
+        if uid is not None or gid is not None:
+            os.chown(temp, -1 if uid is None else uid, -1 if gid is None else gid)
+        os.rename(temp, path)
+    except Exception:
+        if os.path.exists(temp):
+            os.unlink(temp)
+        raise
+
+
+def attributes_differ(path, mode, uid, gid):
+    info = os.lstat(path)
+    return ((mode is not None and stat.S_IMODE(info.st_mode) != mode)
+            or (uid is not None and info.st_uid != uid) or (gid is not None and info.st_gid != gid))

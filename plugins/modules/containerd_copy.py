@@ -1,0 +1,367 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) ctrops.containerd contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: containerd_copy
+short_description: Copy files into a containerd container, or out of it to the host
+version_added: 0.2.0
+description:
+  - Copies a file, a directory or given O(content) into a container (O(direction=into)), or a file or directory
+    of a container to the host (O(direction=out)), like C(docker cp) and community.docker's
+    C(docker_container_copy_into).
+  - Idempotent by content (SHA-1) and, when given, mode and owner; only files that differ are written, each
+    atomically (a temporary file beside it, then a rename).
+  - A container with a live task (running, paused or created) is reached through C(/proc/PID/root) of its init
+    process; a container without one through its snapshot, mounted on a private temporary directory and
+    unmounted before the module ends, also when it fails. Writes then land in the container's writable layer,
+    not in bind mounts of its spec.
+  - Container paths are resolved inside the container's root, symbolic links as the container sees them (an
+    absolute target starts at the container's root); a path or link that would lead above the root is refused.
+options:
+  container:
+    description:
+      - Name (ID) of the container.
+    type: str
+    required: true
+  direction:
+    description:
+      - V(into) copies from the host (O(src) or O(content)) to O(dest) in the container; V(out) copies O(src) of
+        the container to O(dest) on the host.
+    type: str
+    choices: [into, out]
+    default: into
+  src:
+    description:
+      - The file or directory to copy (on the host for V(into), in the container for V(out)).
+      - For a directory, as with ansible.builtin.copy, a trailing C(/) copies its contents into O(dest); without it
+        the directory itself goes into O(dest).
+      - Symbolic links inside a directory copied out of a container are skipped, with a warning, since they could
+        point anywhere on the host.
+    type: str
+  content:
+    description:
+      - Text to write to the file O(dest) in the container (O(direction=into) only).
+    type: str
+  dest:
+    description:
+      - Where to copy to (in the container for V(into), on the host for V(out)); an absolute path.
+      - For a file O(src), a O(dest) that ends in C(/) or is a directory receives the file under its own name.
+    type: str
+    required: true
+  mode:
+    description:
+      - Permissions of the copied files, as an octal string such as V('0644') or a number.
+      - Without it new files get the source's permissions (V('0644') for O(content)) and existing files keep
+        theirs.
+    type: raw
+  owner:
+    description:
+      - Owner of the copied files and created directories, a name or a number; with O(direction=into) names are
+        looked up in the container's C(/etc/passwd).
+    type: str
+  group:
+    description:
+      - Group of the copied files and created directories, a name or a number; with O(direction=into) names are
+        looked up in the container's C(/etc/group).
+    type: str
+extends_documentation_fragment:
+  - ctrops.containerd.client
+  - ctrops.containerd.client.NAMESPACE
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+    details: A container without a task gets its snapshot mounted read-only to compare.
+  diff_mode:
+    support: full
+    details: Shows the content before and after for one text file of at most 64 KiB, else the files that change.
+  platform:
+    platforms: posix
+notes:
+  - Costs two ctr calls (C(containers info), C(tasks ls)), three for a container without a live task
+    (C(snapshots mounts)).
+  - Needs root on the host (the container's files belong to its users).
+seealso:
+  - module: ctrops.containerd.containerd_exec
+  - module: ansible.builtin.copy
+author:
+  - ctrops.containerd maintainers (@ctrops)
+'''
+
+EXAMPLES = r'''
+- name: Put a configuration file into the web container (running or not)
+  ctrops.containerd.containerd_copy:
+    container: web
+    content: |
+      server { listen 80; root /www; }
+    dest: /etc/nginx/conf.d/default.conf
+    mode: '0644'
+    owner: root
+
+- name: Copy a directory's contents into the container
+  ctrops.containerd.containerd_copy:
+    container: web
+    src: files/site/
+    dest: /www
+    owner: '101'
+    group: '101'
+
+- name: Fetch a log file out of the container
+  ctrops.containerd.containerd_copy:
+    container: web
+    direction: out
+    src: /var/log/nginx/error.log
+    dest: /srv/logs/web-error.log
+'''
+
+RETURN = r'''
+dest:
+  description: The destination path given.
+  returned: always
+  type: str
+  sample: /etc/nginx/conf.d/default.conf
+files:
+  description: The destination paths that were written or whose attributes were set (in check mode, would be),
+    sorted; directories created are listed too.
+  returned: always
+  type: list
+  elements: str
+  sample: [/etc/nginx/conf.d/default.conf]
+checksum:
+  description: SHA-1 of the copied content when one file is copied.
+  returned: when one file is copied
+  type: str
+  sample: 6e2c1f1e6a3d7b3b0f5f3b8a1a4b8c9d0e1f2a3b
+via:
+  description: How the container's files were reached, V(task) (C(/proc/PID/root)) or V(snapshot) (a temporary
+    mount of its snapshot).
+  returned: always
+  type: str
+  sample: task
+ctr_calls:
+  description: Number of ctr invocations of this run.
+  returned: always
+  type: int
+  sample: 2
+'''
+
+import grp
+import os
+import pwd
+import stat
+
+from ansible_collections.ctrops.containerd.plugins.module_utils import container_files as cf
+from ansible_collections.ctrops.containerd.plugins.module_utils import containers as ctrs
+from ansible_collections.ctrops.containerd.plugins.module_utils.errors import InvalidInput
+from ansible_collections.ctrops.containerd.plugins.module_utils.module_run import ModuleRun
+
+DIFF_LIMIT = 64 * 1024
+
+
+def parse_mode(value):
+    if value is None:
+        return None
+    text = str(value)
+    try:
+        mode = int(text, 8) if isinstance(value, str) else int(value)
+    except ValueError:
+        mode = -1
+    if not 0 <= mode <= 0o7777:
+        raise InvalidInput('Invalid mode %r: give octal permissions such as \'0644\'.' % (value,))
+    return mode
+
+
+def host_ids(owner, group):
+    """(uid, gid) of names or numbers on the host."""
+    try:
+        uid = None if owner is None else (int(owner) if owner.isdigit() else pwd.getpwnam(owner).pw_uid)
+        gid = None if group is None else (int(group) if group.isdigit() else grp.getgrnam(group).gr_gid)
+    except KeyError as exc:
+        raise InvalidInput('Unknown user or group %s on this host: give a name it knows or a number.' % exc)
+    return uid, gid
+
+
+class Source:
+    """The files to copy: [(relative path or '', 'dir'|'file', host path to read or None, data or None)]."""
+
+    def __init__(self, items, single):
+        self.items = items
+        self.single = single  # one file: dest may name a directory to put it in
+
+
+def source_of(run, src_host, src_given):
+    """The items under a host path ``src_host`` (the resolved source)."""
+    if not os.path.lexists(src_host):
+        return None
+    if not os.path.isdir(src_host):
+        return Source([('', 'file', src_host, None)], True)
+    items = [] if src_given.endswith('/') else [('', 'dir', src_host, None)]
+    base = os.path.basename(src_given.rstrip('/'))
+    for top, dirs, files in os.walk(src_host):
+        dirs.sort()
+        for name in sorted(dirs) + sorted(files):
+            path = os.path.join(top, name)
+            rel = os.path.relpath(path, src_host)
+            if os.path.islink(path) and run.params['direction'] == 'out':
+                run.warn('Symbolic link %s is skipped: links inside a container may point anywhere on the host.'
+                         % os.path.join(src_given, rel))
+                continue
+            items.append((rel, 'dir' if os.path.isdir(path) else 'file', path, None))
+    if not src_given.endswith('/'):
+        items = [(os.path.join(base, rel) if rel else base, kind, path, data) for rel, kind, path, data in items]
+    return Source(items, False)
+
+
+class Target:
+    """Where items go: container paths under a root (resolved safely), or host paths."""
+
+    def __init__(self, root=None):
+        self.root = root
+
+    def path(self, logical):
+        return cf.resolve(self.root, logical) if self.root else logical
+
+
+def plan_and_copy(run, source, dest, target, uid, gid):
+    mode = parse_mode(run.params['mode'])
+    if source.single and (dest.endswith('/') or os.path.isdir(target.path(dest))):
+        name = os.path.basename(run.params['src'] or '')
+        if not name:
+            raise InvalidInput('dest %s is a directory: give the path of the file to write.' % dest)
+        dest = os.path.join(dest, name)
+    changed, created, diff = [], set(), None
+    one_file = len(source.items) == 1 and source.items[0][1] == 'file'
+    for rel, kind, read_path, data in source.items:
+        # No normpath: a '..' in dest must reach resolve(), which refuses to climb above the root.
+        logical = dest.rstrip('/') + '/' + rel if rel else dest
+        host = target.path(logical)
+        if kind == 'dir':
+            if os.path.isdir(host):
+                if (uid is not None or gid is not None) and cf.attributes_differ(host, None, uid, gid):
+                    changed.append(logical)
+                    run.act('set owner of %s' % logical, set_attributes, host, None, uid, gid)
+                continue
+            if os.path.lexists(host):
+                raise InvalidInput('%s exists and is not a directory: remove it or choose another dest.' % logical)
+            if not os.path.isdir(os.path.dirname(host)) and os.path.dirname(logical) not in created:
+                raise InvalidInput('The directory of %s does not exist: create it first.' % logical)
+            changed.append(logical)
+            created.add(logical)
+            run.act('create directory %s' % logical, make_dir, host, uid, gid)
+            continue
+        if data is None:
+            with open(read_path, 'rb') as handle:
+                data = handle.read()
+        wanted_mode = mode if mode is not None else (stat.S_IMODE(os.stat(read_path).st_mode) if read_path else 0o644)
+        if not os.path.isdir(os.path.dirname(host)) and os.path.dirname(logical) not in created:
+            raise InvalidInput('The directory of %s does not exist: create it first or copy a directory.' % logical)
+        before = None
+        if os.path.lexists(host):
+            if os.path.isdir(host):
+                raise InvalidInput('%s is a directory: give the path of the file to write.' % logical)
+            with open(host, 'rb') as handle:
+                before = handle.read()
+        if before != data:
+            changed.append(logical)
+            run.act('copy %s' % logical, cf.write_file, host, data, wanted_mode if before is None or mode is not None
+                    else stat.S_IMODE(os.lstat(host).st_mode), uid, gid)
+        elif cf.attributes_differ(host, mode, uid, gid):
+            changed.append(logical)
+            run.act('set attributes of %s' % logical, set_attributes, host, mode, uid, gid)
+        if one_file:
+            run.result['checksum'] = cf.data_checksum(data)
+            if len(data) <= DIFF_LIMIT and b'\0' not in data and (before is None or b'\0' not in before):
+                diff = ((before or b'').decode('utf-8', 'replace'), data.decode('utf-8', 'replace'))
+    run.result['files'] = sorted(changed)
+    if diff is not None:
+        run.set_diff(diff[0], diff[1], dest)
+    else:
+        run.set_diff(dict(files=[]), dict(files=sorted(changed)), dest)
+
+
+def make_dir(host, uid, gid):
+    os.mkdir(host, 0o755)
+    if uid is not None or gid is not None:
+        os.chown(host, -1 if uid is None else uid, -1 if gid is None else gid)
+
+
+def set_attributes(host, mode, uid, gid):
+    if mode is not None:
+        os.chmod(host, mode)
+    if uid is not None or gid is not None:
+        os.chown(host, -1 if uid is None else uid, -1 if gid is None else gid)
+
+
+def converge(run):
+    params = run.params
+    client = run.client
+    into = params['direction'] == 'into'
+    for option in ('dest',) + (() if into else ('src',)):
+        if params[option] and into == (option == 'dest') and not params[option].startswith('/'):
+            raise InvalidInput('The container path %s (option %s) must be absolute.' % (params[option], option))
+    if not into and params['content'] is not None:
+        raise InvalidInput('content can only be copied into a container: use direction=into.')
+    if (params['src'] is None) == (params['content'] is None):
+        raise InvalidInput('Give either src or content.' if into else 'Give src, the path in the container.')
+    parse_mode(params['mode'])
+    source = None
+    if into and params['content'] is not None:
+        source = cf_content(params)
+    elif into:
+        source = source_of(run, params['src'], params['src'])
+        if source is None:
+            raise InvalidInput('The source %s does not exist on this host: check src.' % params['src'])
+    info = ctrs.container_info(client, params['container'])
+    if info is None:
+        raise InvalidInput('Container %s does not exist in namespace %s: create it first, for example with '
+                           'ctrops.containerd.containerd_container.' % (params['container'], client.namespace))
+    task = ctrs.tasks(client).get(params['container'])
+    run.result['dest'] = params['dest']
+    with cf.container_root(run.module, client, params['container'], info, task,
+                           read_only=run.check_mode or not into) as (root, via):
+        run.result['via'] = via
+        if into:
+            uid, gid = cf.ids_from(root, params['owner'], params['group'])
+            plan_and_copy(run, source, params['dest'], Target(root), uid, gid)
+        else:
+            src_host = cf.resolve(root, params['src'])
+            source = source_of(run, src_host, params['src'])
+            if source is None:
+                raise InvalidInput('The source %s does not exist in container %s: check src.'
+                                   % (params['src'], params['container']))
+            uid, gid = host_ids(params['owner'], params['group'])
+            plan_and_copy(run, source, params['dest'], Target(), uid, gid)
+
+
+def cf_content(params):
+    if params['dest'].endswith('/'):
+        raise InvalidInput('dest %s names a directory: give the path of the file to write content to.'
+                           % params['dest'])
+    return Source([('', 'file', None, params['content'].encode('utf-8'))], False)
+
+
+def main():
+    run = ModuleRun(dict(
+        container=dict(type='str', required=True),
+        direction=dict(type='str', default='into', choices=['into', 'out']),
+        # str, not path: a container path must not get the host's ~ or variables expanded.
+        src=dict(type='str'),
+        content=dict(type='str'),
+        dest=dict(type='str', required=True),
+        mode=dict(type='raw'),
+        owner=dict(type='str'),
+        group=dict(type='str'),
+    ), mutually_exclusive=[('src', 'content')])
+    run.execute(converge, run)
+    run.exit()
+
+
+if __name__ == '__main__':
+    main()
