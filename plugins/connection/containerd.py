@@ -139,6 +139,8 @@ options:
     ini:
       - section: ctrops_containerd_connection
         key: ssh_args
+extends_documentation_fragment:
+  - ansible.builtin.connection_pipelining
 notes:
   - A container without a running task, a container or namespace that does not exist, a containerd that does not
     answer and a container without Python each fail with one sentence saying what to do.
@@ -275,6 +277,11 @@ class Connection(ConnectionBase):
             proc = self._popen(argv, subprocess.DEVNULL, subprocess.PIPE)
             out, err = proc.communicate()
             self._raise_transport_error(argv, proc.returncode, out, err)
+            if proc.returncode != 0 or not out.strip():
+                raise AnsibleConnectionFailure('could not read /etc/passwd in %s to look up user %s (status %s: %s): '
+                                               'give ansible_user as uid:gid to skip the look-up.'
+                                               % (self._where(), user, proc.returncode,
+                                                  to_text(err, errors='surrogate_or_replace').strip() or 'no output'))
             for line in to_text(out, errors='surrogate_or_replace').splitlines():
                 fields = line.split(':')
                 if len(fields) > 3 and user in (fields[0], fields[2]) and fields[2].isdigit() and fields[3].isdigit():
