@@ -24,7 +24,8 @@ description:
     C(ctr) must run on the host of the containerd daemon because C(ctr tasks exec) hands the process's
     input and output to containerd's shim through named pipes on that host's filesystem; a forwarded
     containerd socket alone cannot carry them. So the control node needs only an SSH client, and the
-    containerd host its own C(ctr), matching its daemon.
+    containerd host its own C(ctr), matching its daemon, and C(mktemp) (there, C(ctr) writes a command's output
+    into a temporary file that then goes over SSH, since C(ctr) 2.x can lose the end of an output that drains slowly).
   - Become works where the container has the tools (for example C(su) as root, or C(sudo)); a password
     prompt is answered as with other connections.
 options:
@@ -139,6 +140,8 @@ options:
     ini:
       - section: ctrops_containerd_connection
         key: ssh_args
+extends_documentation_fragment:
+  - ansible.builtin.connection_pipelining
 notes:
   - A container without a running task, a container or namespace that does not exist, a containerd that does not
     answer and a container without Python each fail with one sentence saying what to do.
@@ -193,6 +196,7 @@ display = Display()
 
 SSH_DEFAULTS = ['-o', 'ControlMaster=auto', '-o', 'ControlPersist=60s', '-o', 'BatchMode=yes']
 CONTROL_DIR = '~/.ansible/cp'
+SSH_BUFFERED = 'f=$(mktemp) || exit 125; "$@" > "$f"; rc=$?; cat "$f"; rm -f "$f"; exit $rc'
 
 # A module run's command as Ansible builds it: "<interpreter> [<file>] && sleep 0" (pipelined or not).
 _MODULE_RUN = re.compile(r'^(\S*python[0-9.]*)\b.*&& sleep 0\s*$', re.S)
@@ -241,7 +245,10 @@ class Connection(ConnectionBase):
         host = self.get_option('containerd_host')
         if not host:
             return cmd
-        return self._ssh_argv() + [host, '--', ' '.join(shlex.quote(to_text(arg)) for arg in cmd)]
+        # ctr 2.x can drop the tail of a process's output when its own stdout drains slowly (sshd's pipe under
+        # load): there, ctr writes into a file on the containerd host, which then goes over SSH.
+        remote = ['/bin/sh', '-c', SSH_BUFFERED, 'sh'] + cmd
+        return self._ssh_argv() + [host, '--', ' '.join(shlex.quote(to_text(arg)) for arg in remote)]
 
     def _ssh_argv(self):
         control_dir = os.path.expanduser(CONTROL_DIR)
@@ -275,6 +282,11 @@ class Connection(ConnectionBase):
             proc = self._popen(argv, subprocess.DEVNULL, subprocess.PIPE)
             out, err = proc.communicate()
             self._raise_transport_error(argv, proc.returncode, out, err)
+            if proc.returncode != 0 or not out.strip():
+                raise AnsibleConnectionFailure('could not read /etc/passwd in %s to look up user %s (status %s: %s): '
+                                               'give ansible_user as uid:gid to skip the look-up.'
+                                               % (self._where(), user, proc.returncode,
+                                                  to_text(err, errors='surrogate_or_replace').strip() or 'no output'))
             for line in to_text(out, errors='surrogate_or_replace').splitlines():
                 fields = line.split(':')
                 if len(fields) > 3 and user in (fields[0], fields[2]) and fields[2].isdigit() and fields[3].isdigit():

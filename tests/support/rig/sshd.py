@@ -106,6 +106,9 @@ class Sshd:
         return ["-F", self.ssh_config]
 
     def _keygen(self, path: str) -> None:
+        for old in (path, path + ".pub"):  # a directory reused from an earlier start
+            if os.path.exists(old):
+                os.unlink(old)
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "ctrops-rig", "-f", path],
                        check=True, capture_output=True)
 
