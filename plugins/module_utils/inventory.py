@@ -183,7 +183,8 @@ class HostReader:
         try:
             # The inventory plugin runs on the control node, where no AnsibleModule (run_command) exists.
             proc = subprocess.run(argv, input=script.encode('utf-8'),  # pylint: disable=ansible-bad-function
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=(self.timeout or 60) * (len(commands) + 1), check=False)
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  timeout=(self.timeout or 60) * (len(commands) + 1), check=False)
         except OSError as exc:
             raise HostError('containerd host %s: cannot run %s (%s): install it on the control node.'
                             % (self.name, argv[0], exc.strerror))
