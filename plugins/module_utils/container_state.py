@@ -166,7 +166,7 @@ class ContainerManager:
         return container_actions.absent(self, info, task)
 
 
-def converge_container(run, params, listing):
+def converge_container(run, params, listing, defer_ready=False):
     """Converge the container ``params`` describe (its options as containerd_container takes them).
 
     ``run`` is a ModuleRun or a RunPart: its result gets ``container`` (the view after the run), ``task``
@@ -174,12 +174,20 @@ def converge_container(run, params, listing):
     """
     validate_params(params)
     # What a readiness probe reaches is known before the run acts: a container without an address fails first.
-    probe = readiness.target(params) if params.get('ready') else None
+    # A caller that attaches networks after the task runs (containerd_stack) waits itself, with confirm_ready.
+    probe = readiness.target(params) if params.get('ready') and not defer_ready else None
     # Runs of this collection on one container (containerd_task's too) go one after the other on a host:
     # a recreate is several steps that another run must not interleave with.
     wait = run.client.timeout + params['stop_timeout'] + 30
     with object_lock(run, 'container', params['name'], wait):
         _converge_locked(run, params, listing)
+    if not defer_ready:
+        confirm_ready(run, params, listing, probe)
+
+
+def confirm_ready(run, params, listing, probe):
+    """Wait for the service when ``probe`` ((kind, where) of readiness.target) asks, as the run's state says;
+    add the log's last lines the params ask for."""
     task = run.result.get('task')
     try:
         if probe is not None:

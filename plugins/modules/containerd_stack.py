@@ -701,12 +701,14 @@ ctr_calls:
 
 from ansible_collections.ctrops.containerd.plugins.module_utils import cni
 from ansible_collections.ctrops.containerd.plugins.module_utils import containers as ctrs
+from ansible_collections.ctrops.containerd.plugins.module_utils import readiness
 from ansible_collections.ctrops.containerd.plugins.module_utils import reference
 from ansible_collections.ctrops.containerd.plugins.module_utils import stack
 from ansible_collections.ctrops.containerd.plugins.module_utils import validate
 from ansible_collections.ctrops.containerd.plugins.module_utils.container_state import (
     Listing,
     argument_spec as container_argument_spec,
+    confirm_ready,
     converge_container,
     validate_params as validate_container,
 )
@@ -837,6 +839,17 @@ def converge_images(run, images, listing):
     return results, failed
 
 
+def ready_on_networks(entry, attached):
+    """The entry's ready option, probing the first address its networks gave it (unless ready.host says
+    where); in check mode, before any attachment, a placeholder that names the network."""
+    ready = entry['ready']
+    if ready.get('host'):
+        return ready
+    addresses = [address.split('/')[0] for network in attached for address in network.get('addresses') or []]
+    first = entry['networks'][0]['name']
+    return dict(ready, host=addresses[0] if addresses else '(its address on %s)' % first)
+
+
 def container_result(entry, part=None, task=None):
     """The result entry of one container: from its RunPart, or (no-op) from the task listing."""
     result = dict(name=entry['name'], state=entry['state'], orphan=False)
@@ -890,12 +903,19 @@ def converge(run):
         joins_restarted = any(target in listing.restarted for _o, _k, target in stack.references(entry))
         part = parts[name] = run.part(entry)
         try:
+            deferred = False
             if name in settled and stack.settled_task(entry, task) and not joins_restarted:
                 results[name] = container_result(entry, task=task)
             else:
-                converge_container(part, entry, listing)
+                # A probe of an attached container reaches the address its networks give it: wait after them.
+                deferred = bool(entry['networks'] and entry.get('ready'))
+                converge_container(part, entry, listing, defer_ready=deferred)
                 results[name] = container_result(entry, part)
             networks.converge(part, entry['networks'], results[name])
+            if deferred:
+                probed = dict(entry, ready=ready_on_networks(entry, results[name]['networks']))
+                confirm_ready(part, probed, listing, readiness.target(probed))
+                results[name] = dict(container_result(entry, part), networks=results[name]['networks'])
         except ModuleError as exc:
             failed[name] = exc.message.rstrip('.')
             results[name] = dict(results.get(name) or container_result(entry, part), failed=True, msg=exc.message)

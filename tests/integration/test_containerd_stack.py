@@ -237,3 +237,27 @@ def test_stack_networks_attach_follow_recreate_and_detach(containerd, run_module
     assert "detach %s/net1 from network %s" % (b, stack_net.name) in gone["actions"], gone
     assert stack_net.leases() == [] and not os.listdir(os.path.join(stack_net.cache_dir, "results"))
     assert nat_rules_of(stack_net.name) == []
+
+
+def test_stack_readiness_probes_the_address_its_networks_give(containerd, run_module, rig_images, stack_net, stack_ns,
+                                                               uid):
+    assert run_module("cni_network", **stack_net.definition())["changed"] is True
+    cni = dict(conf_dir=stack_net.conf_dir, cache_dir=stack_net.cache_dir, bin_dirs=stack_net.bin_dirs)
+    image = dict(name=rig_images["busybox"]["ref"], source="archive", archive_path=rig_images["busybox"]["path"])
+    served = dict(name="served-%s" % uid, image="rig/busybox:1", command="httpd -f -p 8080", state="running",
+                  stop_timeout=1, networks=[stack_net.name], ready=dict(tcp=8080, timeout=20, interval=0.2))
+    args = containerd.module_args(name="probed", namespace=stack_ns, images=[image], cni=cni, containers=[served])
+
+    # Before the attachment there is no address: check mode names the network instead of failing.
+    predicted = run_module("containerd_stack", check=True, **args)
+    assert predicted["changed"] is True, predicted
+    assert predicted["containers"][0]["ready"]["checked"] is False
+    assert predicted["containers"][0]["ready"]["target"] == "(its address on %s):8080" % stack_net.name
+
+    first = run_module("containerd_stack", **args)
+    assert first["changed"] is True, first
+    [address] = first["containers"][0]["networks"][0]["addresses"]
+    ready = first["containers"][0]["ready"]
+    assert ready["ready"] is True and ready["target"] == "%s:8080" % address.split("/")[0], ready
+    again = run_module("containerd_stack", **args)
+    assert again["changed"] is False and "ready" not in again["containers"][0], again
