@@ -315,6 +315,8 @@ options:
             O(containers[].net_host), the address of the CNI attachment (made by
             M(ctrops.containerd.cni_network)) of the container named in O(containers[].network_from) or of this
             container, or O(containers[].ready.host). Without one of these the module fails before it acts.
+          - An entry with O(containers[].networks) is probed after they are attached, on the first address they
+            give it (unless O(containers[].ready.host) is set); in check mode the target names the network.
           - As O(ctrops.containerd.containerd_container#module:ready); a container that runs as declared is
             probed only with O(containers[].ready.always).
         type: dict
