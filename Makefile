@@ -92,4 +92,5 @@ benchmark: setup collection
 	@bash tests/benchmark/setup.sh
 	@$(BIN)/python tests/benchmark/noop_calls.py
 	@$(BIN)/python tests/benchmark/side_by_side.py
+	@$(BIN)/python tests/benchmark/connection_side_by_side.py
 	@$(BIN)/python tests/benchmark/module_cost.py

@@ -42,7 +42,8 @@ from rig.images import build_docker_archive, build_image  # noqa: E402
 REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
 PLAYS = os.path.join(HERE, "side_by_side")
 OWN_VENV = os.path.join(REPO, ".venv")
-PEER_VENV = os.path.join(REPO, ".build", "bench-venv")
+# CTROPS_BENCH_PEER_VENV points at another peer venv (one whose ansible-core matches .venv's, for instance).
+PEER_VENV = os.environ.get("CTROPS_BENCH_PEER_VENV") or os.path.join(REPO, ".build", "bench-venv")
 COLLECTIONS = os.environ.get("ANSIBLE_COLLECTIONS_PATH") or os.path.join(REPO, ".build", "collections")
 IMAGE = "docker.io/rig/busybox:1"
 DOCKER_CONTAINERD = "1.6"  # Debian's containerd, the one Debian's docker.io is built for
@@ -263,6 +264,21 @@ def clear_namespace(daemon, namespace):
     daemon.ctr_run("namespaces", "rm", namespace, check=False)
 
 
+def venv_python(venv, code):
+    """What a line of Python prints in a venv ('' when it fails)."""
+    return subprocess.run([os.path.join(venv, "bin", "python"), "-c", code], capture_output=True, text=True,
+                          check=False).stdout.strip()
+
+
+def ansible_core_version(venv):
+    return venv_python(venv, "import ansible.release; print(ansible.release.__version__)")
+
+
+def community_docker_version(venv=PEER_VENV):
+    return venv_python(venv, "import json, os, ansible_collections.community.docker as d; print(json.load(open("
+                             "os.path.join(d.__path__[0], 'MANIFEST.json')))['collection_info']['version'])")
+
+
 def ratio(values, others):
     """The median of per-round ratios (paired runs), or None."""
     pairs = [a / b for a, b in zip(values, others) if b]
@@ -381,10 +397,7 @@ def main():
         if daemon is not None:
             daemon.stop()
         shutil.rmtree(work, ignore_errors=True)
-    code = ("import json, os, ansible_collections.community.docker as d; "
-            "print(json.load(open(os.path.join(d.__path__[0], 'MANIFEST.json')))['collection_info']['version'])")
-    peer_version = subprocess.run([os.path.join(PEER_VENV, "bin", "python"), "-c", code], capture_output=True,
-                                  text=True, check=False).stdout.strip()
+    peer_version = community_docker_version()
     print()
     print("Job: 1 image + %d running containers (busybox, sleep). community.docker %s; N = %d."
           % (n, peer_version or "?", n))
