@@ -239,8 +239,8 @@ def test_stack_networks_attach_follow_recreate_and_detach(containerd, run_module
     assert nat_rules_of(stack_net.name) == []
 
 
-def test_stack_readiness_probes_the_address_its_networks_give(containerd, run_module, rig_images, stack_net, stack_ns,
-                                                               uid):
+def test_stack_readiness_probes_the_address_its_networks_give(
+        containerd, run_module, rig_images, stack_net, stack_ns, uid):
     assert run_module("cni_network", **stack_net.definition())["changed"] is True
     cni = dict(conf_dir=stack_net.conf_dir, cache_dir=stack_net.cache_dir, bin_dirs=stack_net.bin_dirs)
     image = dict(name=rig_images["busybox"]["ref"], source="archive", archive_path=rig_images["busybox"]["path"])
