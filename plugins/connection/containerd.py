@@ -198,8 +198,9 @@ SSH_DEFAULTS = ['-o', 'ControlMaster=auto', '-o', 'ControlPersist=60s', '-o', 'B
 CONTROL_DIR = '~/.ansible/cp'
 SSH_BUFFERED = 'f=$(mktemp) || exit 125; "$@" > "$f"; rc=$?; cat "$f"; rm -f "$f"; exit $rc'
 
-# A module run's command as Ansible builds it: "<interpreter> [<file>] && sleep 0" (pipelined or not).
-_MODULE_RUN = re.compile(r'^(\S*python[0-9.]*)\b.*&& sleep 0\s*$', re.S)
+# A module run's command as Ansible builds it: the interpreter, with the AnsiballZ file unless pipelined;
+# ansible-core before 2.21 appends '&& sleep 0' (an SSH race mitigation 2.21 dropped).
+_MODULE_RUN = re.compile(r'^(\S*python[0-9.]*)(?:\s+\S*AnsiballZ_\S+\.py)?(?:\s*&& sleep 0)?\s*$')
 
 
 class Connection(ConnectionBase):
