@@ -89,8 +89,9 @@ def failing_role(tmp_path, role_vars):
                            playbook], env=env, capture_output=True, text=True, check=False, cwd=REPO)
     assert proc.returncode != 0, proc.stdout[-2000:]
     result = json.loads(proc.stdout[proc.stdout.index("{"):])
+    # ansible-core 2.21 marks a failed loop item by its "exception" only, no longer by "failed".
     return [(name, item.get("msg")) for _play, name, res in task_results(result)
-            for item in res.get("results", [res]) if item.get("failed")]
+            for item in res.get("results", [res]) if item.get("failed") or item.get("exception")]
 
 
 def files_of(directory):
