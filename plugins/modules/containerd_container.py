@@ -550,6 +550,9 @@ actions:
   sample: ["create container web", "start task web"]
 '''
 
+# First of ours: the rest of this collection's module_utils then compile once per run (compile_once.py).
+from ansible_collections.ctrops.containerd.plugins.module_utils import compile_once  # noqa: F401 pylint: disable=unused-import
+
 from ansible_collections.ctrops.containerd.plugins.module_utils.container_state import (
     Listing,
     argument_spec,

@@ -95,6 +95,9 @@ missing:
   sample: []
 '''
 
+# First of ours: the rest of this collection's module_utils then compile once per run (compile_once.py).
+from ansible_collections.ctrops.containerd.plugins.module_utils import compile_once  # noqa: F401 pylint: disable=unused-import
+
 from ansible_collections.ctrops.containerd.plugins.module_utils import container_options as options
 from ansible_collections.ctrops.containerd.plugins.module_utils import containers as ctrs
 from ansible_collections.ctrops.containerd.plugins.module_utils import validate

@@ -270,6 +270,9 @@ ctr_calls:
   sample: 2
 '''
 
+# First of ours: the rest of this collection's module_utils then compile once per run (compile_once.py).
+from ansible_collections.ctrops.containerd.plugins.module_utils import compile_once  # noqa: F401 pylint: disable=unused-import
+
 from ansible_collections.ctrops.containerd.plugins.module_utils import cni
 from ansible_collections.ctrops.containerd.plugins.module_utils import host
 from ansible_collections.ctrops.containerd.plugins.module_utils import validate

@@ -287,6 +287,9 @@ ctr_calls:
   type: int
 '''
 
+# First of ours: the rest of this collection's module_utils then compile once per run (compile_once.py).
+from ansible_collections.ctrops.containerd.plugins.module_utils import compile_once  # noqa: F401 pylint: disable=unused-import
+
 from ansible_collections.ctrops.containerd.plugins.module_utils import reference
 from ansible_collections.ctrops.containerd.plugins.module_utils.image_state import (
     SOURCE_REQUIRED_IF,

@@ -112,6 +112,9 @@ ctr_calls:
   type: int
 '''
 
+# First of ours: the rest of this collection's module_utils then compile once per run (compile_once.py).
+from ansible_collections.ctrops.containerd.plugins.module_utils import compile_once  # noqa: F401 pylint: disable=unused-import
+
 from ansible_collections.ctrops.containerd.plugins.module_utils import reference
 from ansible_collections.ctrops.containerd.plugins.module_utils.images import ImageStore
 from ansible_collections.ctrops.containerd.plugins.module_utils.labels import labels_match

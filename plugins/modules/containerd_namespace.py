@@ -139,6 +139,9 @@ actions:
   sample: ["create namespace web", "set labels team"]
 '''
 
+# First of ours: the rest of this collection's module_utils then compile once per run (compile_once.py).
+from ansible_collections.ctrops.containerd.plugins.module_utils import compile_once  # noqa: F401 pylint: disable=unused-import
+
 from ansible_collections.ctrops.containerd.plugins.module_utils import namespaces as nss
 from ansible_collections.ctrops.containerd.plugins.module_utils import validate
 from ansible_collections.ctrops.containerd.plugins.module_utils.client import CtrError
