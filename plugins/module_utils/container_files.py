@@ -16,6 +16,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import contextlib
+import errno
 import hashlib
 import os
 import shlex
@@ -170,6 +171,41 @@ def _lookup(root, table, value, option):
         pass
     raise InvalidInput('The %s %s is not in the container\'s %s: give a name it knows or a number.'
                        % (option, text, table))
+
+
+def exec_user(root, user):
+    """``uid:gid`` for ctr's ``--user`` from what a user writes (name, UID, ``user:group`` of either).
+
+    Given a name or a bare UID, ctr looks it up itself by mounting the container's snapshot a second time;
+    before containerd 2.0 that mount shares the running container's overlay upper directory and the
+    container's root filesystem then refuses new files (seen with 1.6). Numeric ``uid:gid`` needs no mount.
+    A UID without an entry runs with GID 0, as ctr would run it. None when the root cannot be read (a
+    caller that may not look into the container's processes): ctr then looks the user up itself.
+    """
+    name, _colon, group = str(user).partition(':')
+    entry = None
+    try:
+        with open(resolve(root, '/etc/passwd')) as handle:
+            for line in handle:
+                fields = line.strip().split(':')
+                if len(fields) > 3 and name in (fields[0], fields[2]) and fields[2].isdigit() and fields[3].isdigit():
+                    entry = int(fields[2]), int(fields[3])
+                    break
+    except (IOError, OSError) as exc:
+        if getattr(exc, 'errno', None) in (errno.EACCES, errno.EPERM):
+            return None
+    if entry is None and not name.isdigit():
+        raise InvalidInput('The user %s is not in the container\'s /etc/passwd: give a name it knows or a number.'
+                           % name)
+    uid = entry[0] if entry else int(name)
+    gid = _lookup(root, '/etc/group', group, 'group') if group else (entry[1] if entry else 0)
+    return '%d:%d' % (uid, gid)
+
+
+def numeric_user(user):
+    """True for ``uid:gid``, which ctr takes as it is."""
+    uid, colon, gid = str(user).partition(':')
+    return bool(colon) and uid.isdigit() and gid.isdigit()
 
 
 def write_file(path, data, mode, uid, gid):

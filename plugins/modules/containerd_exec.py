@@ -38,7 +38,11 @@ options:
     type: str
     aliases: [chdir]
   user:
-    description: User to run as (name or uid), as ctr's C(--user).
+    description:
+      - "User to run as, as ctr's C(--user) takes it: a name or UID, either followed by C(:GROUP)."
+      - "A name or bare UID is looked up in the container's C(/etc/passwd) (one more ctr call) and given to
+        ctr as C(uid:gid), because ctr's own look-up mounts the snapshot a second time, after which the
+        running container can no longer create files (seen with containerd 1.6). C(uid:gid) skips the look-up."
     type: str
   env:
     description:
@@ -176,6 +180,7 @@ import uuid
 # First of ours: the rest of this collection's module_utils then compile once per run (compile_once.py).
 from ansible_collections.ctrops.containerd.plugins.module_utils import compile_once  # noqa: F401 pylint: disable=unused-import
 
+from ansible_collections.ctrops.containerd.plugins.module_utils import container_files
 from ansible_collections.ctrops.containerd.plugins.module_utils import containers as ctrs
 from ansible_collections.ctrops.containerd.plugins.module_utils import validate
 from ansible_collections.ctrops.containerd.plugins.module_utils.client import CtrError
@@ -200,6 +205,20 @@ def command_argv(params):
     return argv
 
 
+def _no_task(client, name, task, why, **details):
+    return ModuleError('Container %s has no running task in namespace %s (%s): start it with '
+                       'ctrops.containerd.containerd_task state=running.'
+                       % (name, client.namespace, 'its task is %s' % task['status'] if task else why), **details)
+
+
+def _numeric_user(client, name, user):
+    """``user`` as ``uid:gid`` from the running task's /etc/passwd (container_files.exec_user says why)."""
+    task = ctrs.tasks(client).get(name)
+    if task is None or task['status'] != 'running' or not task['pid']:
+        raise _no_task(client, name, task, 'it has no task')
+    return container_files.exec_user('/proc/%d/root' % task['pid'], user) or user
+
+
 def execute(run):
     params = run.params
     name = params['container']
@@ -219,8 +238,11 @@ def execute(run):
         stdin += '\n'
     client = run.client
     run.result['exec_id'] = exec_id
+    user = params['user']
+    if user and not container_files.numeric_user(user):
+        user = _numeric_user(client, name, user)
     try:
-        rc, out, err = ctrs.exec_process(client, name, argv, exec_id, cwd=params['cwd'], user=params['user'],
+        rc, out, err = ctrs.exec_process(client, name, argv, exec_id, cwd=params['cwd'], user=user,
                                          env=env, stdin=stdin, secret_env=secret_env)
     except CtrError as exc:
         # Only on failure: one more call tells a missing task from a command that could not start.
@@ -229,10 +251,7 @@ def execute(run):
         except CtrError:
             task = None
         if task is None or task['status'] != 'running':
-            raise ModuleError('Container %s has no running task in namespace %s (%s): start it with '
-                              'ctrops.containerd.containerd_task state=running.'
-                              % (name, client.namespace, 'its task is %s' % task['status'] if task else
-                                 'ctr said: ' + exc.message), exec_id=exec_id, **exc.details())
+            raise _no_task(client, name, task, 'ctr said: ' + exc.message, exec_id=exec_id, **exc.details())
         raise ModuleError('Could not run %s in container %s: %s' % (argv[0], name, exc.message),
                           exec_id=exec_id, **exc.details())
     out = _strip(out, params['strip_empty_ends'])

@@ -30,13 +30,38 @@ def test_exec_returns_rc_stdout_stderr(containerd, run_module, running, counting
     assert result["stdout_lines"] == ["out", "/tmp", "65534", "x y"]
     assert result["stderr"] == "err"
     assert result["exec_id"].startswith("ansible-")
-    assert count() == 1, "one ctr call per exec"
+    assert count() == 2, "the exec and, for a bare UID, the task listing that finds its /etc/passwd"
 
     second = run_module("containerd_exec", **containerd.module_args(container=running, argv=["true"]))
     assert second["exec_id"] != result["exec_id"], "every run gets a new exec id"
 
     fed = run_module("containerd_exec", **containerd.module_args(container=running, argv=["cat"], stdin="hello"))
     assert fed["stdout"] == "hello"
+
+
+def test_a_named_user_leaves_the_container_writable(containerd, run_module, running, counting_ctr, tmp_path):
+    """ctr's own look-up of a name (or bare UID) mounts the snapshot again, and on 1.6 the container then
+    refuses new files: the module gives ctr uid:gid from the container's /etc/passwd instead."""
+    executable, count = counting_ctr
+    as_nobody = run_module("containerd_exec", **containerd.module_args(
+        container=running, argv=["sh", "-c", 'test "$(id -u):$(id -g)" = 65534:65534'], user="nobody",
+        executable=executable))
+    assert as_nobody.get("failed") is not True and as_nobody["rc"] == 0, as_nobody
+    calls = (tmp_path / "ctr-calls").read_text()
+    assert "tasks exec --exec-id %s --user 65534:65534 --" % as_nobody["exec_id"] in calls, calls
+    assert count() == 2
+    written = run_module("containerd_exec", **containerd.module_args(
+        container=running, argv=["sh", "-c", "echo x > /tmp/after-user && test -s /tmp/after-user"]))
+    assert written.get("failed") is not True and written["rc"] == 0, written
+
+    numeric = run_module("containerd_exec", **containerd.module_args(
+        container=running, argv=["true"], user="65534:65534", executable=executable))
+    assert numeric["rc"] == 0 and count() == 1, "uid:gid needs no look-up"
+
+    unknown = run_module("containerd_exec", **containerd.module_args(container=running, argv=["true"], user="nosuch"))
+    assert unknown.get("failed") is True
+    assert unknown["msg"] == ("The user nosuch is not in the container's /etc/passwd: give a name it knows or "
+                              "a number.")
 
 
 def test_non_zero_rc_fails_unless_told(containerd, run_module, running):
