@@ -7,11 +7,13 @@ wrapper given as the module's `executable`. Not part of `make test`.
 
 import json
 import os
+import signal
 import stat
 import subprocess
 import sys
 import tempfile
 import time
+import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
 
@@ -62,9 +64,10 @@ CNI_PLUGINS = "/usr/lib/cni"
 
 
 def fill(value, values):
-    """``value`` with {placeholders} replaced, in strings, lists and dicts."""
+    """``value`` with {placeholders} replaced, in strings, lists and dicts; the scenarios' object names
+    (bench-*) get this run's token, since runc's state is machine-wide and two runs would collide."""
     if isinstance(value, str):
-        return value.format(**values)
+        return value.format(**values).replace("bench-", "bench-%s-" % values["token"])
     if isinstance(value, list):
         return [fill(item, values) for item in value]
     if isinstance(value, dict):
@@ -92,7 +95,14 @@ def run_module(module, args):
     return time.monotonic() - started
 
 
+def stop_on_sigterm(signum, frame):
+    """SIGTERM ends the run as Ctrl-C does: the finally blocks stop the daemons and unmount."""
+    raise SystemExit(128 + signum)
+
+
 def main():
+    signal.signal(signal.SIGTERM, stop_on_sigterm)
+    token = uuid.uuid4().hex[:6]
     rows = []
     with tempfile.TemporaryDirectory() as shared:
         image = build_image(os.path.join(shared, "busybox.tar"), "docker.io/rig/busybox:1", "busybox")
@@ -101,7 +111,7 @@ def main():
             for version in available_versions():
                 with tempfile.TemporaryDirectory() as tmp, Containerd(version) as daemon:
                     values = dict(image=image["ref"], archive=image["path"], tmp=tmp, plugins=CNI_PLUGINS,
-                                  registry=registry.host)
+                                  registry=registry.host, token=token)
                     wrapper, log = counting_wrapper(tmp, daemon.ctr)
                     for module, args in SCENARIOS:
                         full = dict(fill(args, values), address=daemon.address, executable=wrapper)
