@@ -1,6 +1,7 @@
 """Fixtures for integration tests: the rig's containerd (per version of the
 matrix) and a runner for this collection's modules through pytest-ansible."""
 
+import os
 import uuid
 
 import pytest
@@ -57,8 +58,23 @@ class ModuleRunner:
 
     def __call__(self, module, check=False, diff=True, **args):
         self._mode = {"check_mode": check, "diff": diff}
-        result = getattr(self.dispatcher, "ctrops.containerd." + module)(**args)
+        try:
+            result = getattr(self.dispatcher, "ctrops.containerd." + module)(**args)
+        finally:
+            restore_stdio_inheritance()
         return dict(result.contacted["localhost"])
+
+
+def restore_stdio_inheritance():
+    """pytest-ansible runs Ansible inside this worker, and ansible-core 2.21's task queue marks the
+    process's stdin, stdout and stderr non-inheritable. A later subprocess of this worker started without
+    its own stdin (an ansible-playbook of another test) then gets no fd 0, and its workers die with
+    "Could not detach from stdio: [Errno 9] Bad file descriptor". Give them back."""
+    for fd in (0, 1, 2):
+        try:
+            os.set_inheritable(fd, True)
+        except OSError:
+            pass
 
 
 @pytest.fixture

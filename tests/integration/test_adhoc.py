@@ -86,3 +86,14 @@ def test_adhoc_task_info_and_errors(containerd, adhoc, rig_images, uid):
                            % name)
     assert status == "FAILED", failed
     assert failed["msg"].startswith("command 'sleep \"600' cannot be split into arguments"), failed["msg"]
+
+
+def test_a_subprocess_after_an_in_process_module_run_has_its_stdin(containerd, run_module):
+    """run_module runs Ansible inside the test worker, and ansible-core 2.21 then marks the worker's stdio
+    non-inheritable; conftest gives it back, or a later ansible-playbook of that worker starts without fd 0
+    and its workers can die ("Could not detach from stdio: [Errno 9] Bad file descriptor")."""
+    result = run_module("containerd_namespace_info", **containerd.module_args())
+    assert result.get("failed") is not True, result
+    assert [os.get_inheritable(fd) for fd in (0, 1, 2)] == [True, True, True]
+    child = subprocess.run(["sh", "-c", "test -e /proc/self/fd/0"], capture_output=True, check=False)
+    assert child.returncode == 0, "a child started without its own stdin has no fd 0"

@@ -53,10 +53,11 @@ def test_http_probe_waits_for_the_service(containerd, run_module, web, container
     assert confirmed["ready"]["attempts"] == 1
 
     # A page that is not there: the failure names the status the last probe saw, and the log's end.
-    args["ready"] = dict(http="/nosuch", port=port, interval=0.2, timeout=0.5, always=True)
+    # (2 s: at 0.5 s a loaded machine's only probe could time out before the server answered 404.)
+    args["ready"] = dict(http="/nosuch", port=port, interval=0.2, timeout=2, always=True)
     missing = run_module("containerd_container", **args)
     assert missing.get("failed") is True
-    assert missing["msg"].startswith("Container %s was not ready within 0.5 seconds (ready.timeout): the last "
+    assert missing["msg"].startswith("Container %s was not ready within 2 seconds (ready.timeout): the last "
                                      "http probe of http://127.0.0.1:%d/nosuch" % (name, port)), missing["msg"]
     assert "saw HTTP status 404 (expected 200)." in missing["msg"]
     assert missing["msg"].endswith("Its log %s ends: starting | serving" % log)
