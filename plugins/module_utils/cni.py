@@ -246,11 +246,19 @@ def plugin_types(config):
     return types
 
 
-def validate_plugins(runner, config, bin_dirs):
-    """Every binary is found in bin_dirs and supports the cniVersion (CNI_COMMAND=VERSION)."""
+def validate_plugins(runner, config, bin_dirs, missing_ok=False):
+    """Every binary is found in bin_dirs and supports the cniVersion (CNI_COMMAND=VERSION).
+
+    With missing_ok (check mode: the plugins may be installed by an earlier task that only predicted its
+    change), a plugin not found is returned instead of raised; the ones found are still asked.
+    """
     version = config['cniVersion']
+    missing = []
     for plugin_type in plugin_types(config):
         path = find_plugin(plugin_type, bin_dirs)
+        if path is None and missing_ok:
+            missing.append(plugin_type)
+            continue
         if path is None:
             raise CniError('CNI plugin %r was not found as an executable in %s: install the CNI plugins '
                            'or set bin_dirs.' % (plugin_type, ', '.join(bin_dirs)))
@@ -259,6 +267,7 @@ def validate_plugins(runner, config, bin_dirs):
         if version not in supported:
             raise CniError('CNI plugin %s does not support cniVersion %s (it supports %s): use one of those '
                            'versions or newer plugins.' % (path, version, ', '.join(supported) or 'none'))
+    return missing
 
 
 def config_files(conf_dir):

@@ -178,7 +178,10 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    details: In check mode CHECK still runs (it changes nothing), so the prediction of an attachment is exact.
+    details:
+      - In check mode CHECK still runs (it changes nothing), so the prediction of an attachment is exact.
+      - In check mode a plugin not found in O(bin_dirs) is a warning and RV(plugins_not_found), not an error, so a
+        dry run on a host whose plugins are not installed yet completes.
   diff_mode:
     support: full
     details: Shows the configuration file as JSON before and after, or the attachment before and after.
@@ -299,6 +302,15 @@ rendered:
   returned: when O(state=rendered)
   type: str
   sample: "{\n  \"cniVersion\": \"1.0.0\",\n  \"name\": \"cni0\",\n  \"plugins\": [ ... ]\n}\n"
+plugins_not_found:
+  description:
+    - In check mode with O(state=present), the plugin types of the configuration not found in O(bin_dirs), so not
+      asked whether they support its C(cniVersion) (on a fresh host the task installing them only predicted its
+      change). Outside check mode a missing plugin is an error.
+  returned: in check mode, when a plugin was not found
+  type: list
+  elements: str
+  sample: [bridge, host-local]
 attachment:
   description: The attachment after the task.
   returned: when O(state=attached) or O(state=detached)
@@ -396,7 +408,13 @@ def ensure_present(run):
     params = run.params
     config, path = desired(params)
     runner = cni.PluginRunner(run.module, params['bin_dirs'], params['timeout'])
-    cni.validate_plugins(runner, config, params['bin_dirs'])
+    missing = cni.validate_plugins(runner, config, params['bin_dirs'], missing_ok=run.check_mode)
+    if missing:
+        # A dry run on a fresh host: the plugins' install task before this one only predicted its change.
+        run.result['plugins_not_found'] = missing
+        run.module.warn('Check mode: CNI plugin(s) %s not found in %s, so not asked whether they support cniVersion '
+                        '%s; a real run fails unless an earlier task installs them.'
+                        % (', '.join(missing), ', '.join(params['bin_dirs']), config['cniVersion']))
     conf_dir = params['conf_dir']
     others = [other for other in cni.files_of_network(conf_dir, params['name']) if other != path]
     if others:

@@ -314,6 +314,20 @@ def test_invalid_config_is_a_clear_error_and_writes_nothing(run_module, tmp_path
     assert not conf_dir.exists(), os.listdir(str(conf_dir))
 
 
+def test_check_mode_on_a_host_without_plugins_predicts_and_names_them(run_module, tmp_path):
+    """A dry run of a fresh host: the plugins' install task only predicted its change."""
+    conf_dir, bin_dir = tmp_path / "net.d", tmp_path / "not-installed-yet"
+    args = dict(name="fresh", config=_bridge_config(), conf_dir=str(conf_dir), bin_dirs=[str(bin_dir)])
+    predicted = run_module("cni_network", check=True, **args)
+    assert predicted.get("failed") is not True and predicted["changed"] is True, predicted
+    assert predicted["plugins_not_found"] == ["bridge", "host-local"], predicted
+    assert any("not found in %s" % bin_dir in w for w in predicted.get("warnings", [])), predicted
+    assert not conf_dir.exists()
+    real = run_module("cni_network", **args)
+    assert real.get("failed") is True and "CNI plugin 'bridge' was not found" in real["msg"], real
+    assert not conf_dir.exists()
+
+
 def test_name_used_by_another_file_is_refused(run_module, tmp_path):
     conf_dir = tmp_path / "net.d"
     conf_dir.mkdir()
