@@ -66,7 +66,8 @@ test: setup collection
 	@-$(MAKE) --no-print-directory unit
 	@-$(MAKE) --no-print-directory integration
 	@-$(MAKE) --no-print-directory matrix
-	@-bash .ci/vm_layers.sh
+	@-$(MAKE) --no-print-directory molecule
+	@-$(MAKE) --no-print-directory demo-check
 	@bash .ci/totals.sh $(BUILD)/results
 
 demo: setup collection
