@@ -482,7 +482,10 @@ def create(args: argparse.Namespace) -> None:
         if res.returncode == 0:
             break
         if time.monotonic() - start > args.timeout:
-            raise SystemExit(f"{state.name}: no SSH after {args.timeout}s; see {state / 'console.log'}")
+            # The state directory (and its console log) goes with the destroy step: keep the tail here.
+            console = (state / "console.log").read_text(errors="replace").splitlines()[-25:]
+            raise SystemExit(f"{state.name}: no SSH after {args.timeout}s; last lines of the console:\n"
+                             + "\n".join(console))
         time.sleep(2)
     log(f"{state.name}: SSH up after {time.monotonic() - start:.0f}s")
     print(json.dumps(st))
