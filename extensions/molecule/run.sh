@@ -20,7 +20,7 @@ export PATH="$repo/.venv/bin:$PATH"
 export ANSIBLE_FORCE_COLOR=0 PY_COLORS=0 NO_COLOR=1
 # Mitogen's strategy keeps one Python per VM instead of starting one per task: under TCG that
 # halves a converge (site.yml no-op on Debian: 166 s linear, 76 s mitogen_linear). make demo-check
-# runs site.yml and the walk-through with Ansible's own linear strategy, so both paths are tested.
+# runs site.yml (through ansible-runner) and its dry run with Ansible's own linear strategy, so both paths are tested.
 # MOLECULE_STRATEGY=linear runs the scenarios without Mitogen.
 strategy=${MOLECULE_STRATEGY:-mitogen_linear}
 if [ "$strategy" != linear ]; then
