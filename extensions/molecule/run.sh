@@ -9,7 +9,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 cd "$repo" || exit 1
 
-scenarios=${MOLECULE_SCENARIOS:-"release arch nixos"}
+scenarios=${MOLECULE_SCENARIOS:-"fleet nixos"}
 logs="$repo/.build/molecule"
 mkdir -p "$logs"
 
@@ -57,6 +57,9 @@ for s in $scenarios; do
   secs=$(( $(date +%s) - start ))
   if [ "$status" -eq 0 ]; then
     echo "PASS: molecule $s (${secs}s)"
+    # The fleet's per-host times, one line per Molecule step (callback ctrops_host_times).
+    awk '/\] Executing/ { match($0, /> [a-z_]+\]/); step = substr($0, RSTART + 2, RLENGTH - 3) }
+         /^host times:/ { print "  " step ": " substr($0, 13) }' "$logs/$s.log"
   else
     echo "--- last lines of $logs/$s.log"
     tail -n 60 "$logs/$s.log" | sed 's/^/  | /'
