@@ -6,6 +6,8 @@
   vm.py destroy --state DIR          stop the VM (by its recorded PID), remove its overlay
   vm.py ssh --state DIR [CMD...]     run a command in the VM (debugging)
   vm.py serve --state DIR --dir D    serve D over HTTP on 127.0.0.1 (the VMs see 10.0.2.2)
+  vm.py serve --registry --state DIR --dir D
+                                     a docker-registry on 127.0.0.1 (plain HTTP) storing under D
   vm.py destroy-all [--run-id ID]    destroy every registered VM (of one run)
   vm.py list                         base images and their cache directories
   vm.py debian-mirror                the Debian mirror setup.sh and debootstrap fetch from
@@ -387,20 +389,47 @@ def stop_pid(pid: int, needle: str, program: bytes) -> bool:
     return True
 
 
+# What `serve` can start: the state file's name, the program (as /proc shows it) and its command line.
+SERVERS = ("http", "registry")
+REGISTRY_BIN = "/usr/bin/docker-registry"
+
+
+def server_command(kind: str, root: Path, state: Path, port: int) -> tuple[list[str], str]:
+    """The command line of one server and the string that tells its process apart from others."""
+    if kind == "http":
+        return [sys.executable, "-m", "http.server", "--bind", "127.0.0.1", "--directory", str(root), str(port)], str(root)
+    # docker-registry with plain HTTP and its storage under root; YAML reads the JSON as it is.
+    config = state / "registry.yml"
+    config.write_text(json.dumps({
+        "version": 0.1,
+        "log": {"level": "warn", "accesslog": {"disabled": True}},
+        "storage": {"filesystem": {"rootdirectory": str(root)}, "delete": {"enabled": True}},
+        "http": {"addr": f"127.0.0.1:{port}", "secret": os.urandom(16).hex()},
+    }))
+    return [REGISTRY_BIN, "serve", str(config)], str(config)
+
+
+def stop_server(state: Path, kind: str) -> None:
+    info = state / f"{kind}.json"
+    if info.exists():
+        old = json.loads(info.read_text())
+        if stop_pid(old["pid"], old["dir"], old.get("program", "python").encode()):
+            log(f"{state.name}: stopped {kind} pid {old['pid']}")
+
+
 def serve(args: argparse.Namespace) -> None:
     state = Path(args.state).resolve()
     state.mkdir(parents=True, exist_ok=True)
     root = Path(args.dir).resolve()
-    info = state / "http.json"
-    if info.exists():
-        old = json.loads(info.read_text())
-        stop_pid(old["pid"], old["dir"], b"python")
+    root.mkdir(parents=True, exist_ok=True)
+    kind = "registry" if args.registry else "http"
+    stop_server(state, kind)
     for _attempt in range(5):
         port = free_port()
-        logf = (state / "http.log").open("ab")
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "http.server", "--bind", "127.0.0.1", "--directory", str(root), str(port)],
-            stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        cmd, needle = server_command(kind, root, state, port)
+        logf = (state / f"{kind}.log").open("ab")
+        proc = subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True)
         time.sleep(0.5)
         for _attempt in range(50):
             try:
@@ -413,9 +442,10 @@ def serve(args: argparse.Namespace) -> None:
         if proc.poll() is None:
             break
     else:
-        raise SystemExit("http.server did not start")
-    st = {"pid": proc.pid, "port": port, "dir": str(root), "url_from_vm": f"http://10.0.2.2:{port}"}
-    info.write_text(json.dumps(st))
+        raise SystemExit(f"{kind} server did not start (log: {state / f'{kind}.log'})")
+    st = {"pid": proc.pid, "port": port, "dir": needle, "program": Path(cmd[0]).name,
+          "url_from_vm": f"http://10.0.2.2:{port}", "host_from_vm": f"10.0.2.2:{port}"}
+    (state / f"{kind}.json").write_text(json.dumps(st))
     register(state)
     print(json.dumps(st))
 
@@ -492,11 +522,8 @@ def create(args: argparse.Namespace) -> None:
 
 
 def destroy_state(state: Path) -> None:
-    info = state / "http.json"
-    if info.exists():
-        old = json.loads(info.read_text())
-        if stop_pid(old["pid"], old["dir"], b"python"):
-            log(f"{state.name}: stopped http.server pid {old['pid']}")
+    for kind in SERVERS:
+        stop_server(state, kind)
     st = None
     if (state / "vm.json").exists():
         st = read_state(state)
@@ -562,6 +589,7 @@ def main() -> None:
     sv = sub.add_parser("serve")
     sv.add_argument("--state", required=True)
     sv.add_argument("--dir", required=True)
+    sv.add_argument("--registry", action="store_true", help="docker-registry (plain HTTP) storing under --dir")
     da = sub.add_parser("destroy-all")
     da.add_argument("--run-id", default="", help="only the VMs of this run (default: all registered)")
     sub.add_parser("list")

@@ -3,6 +3,10 @@ upstream download sites do, built from Debian's binaries on this machine, with
 checksum files in the upstream formats. A "corrupt" tree holds the same names
 with a damaged containerd tarball next to the genuine checksum file.
 
+nerdctl has no build reachable from here (no Debian package, no release
+download): its tarball holds a stand-in script that answers `--version` only,
+so the role's nerdctl path (download, SHA256SUMS, unpack) runs for real.
+
   release_assets.py OUT_DIR
 Writes OUT_DIR/versions.json with the versions it used.
 """
@@ -22,6 +26,14 @@ CONTAINERD = ("2.1.9", os.path.join(CACHE, "containerd-sid/usr/bin"),
               ["containerd", "ctr", "containerd-shim-runc-v2"])
 RUNC = ("1.1.5", "/usr/sbin/runc")
 CNI = ("1.1.1", "/usr/lib/cni")
+NERDCTL = "2.1.6"
+NERDCTL_STANDIN = f"""#!/bin/sh
+# Stand-in for nerdctl {NERDCTL} (release_assets.py): answers --version only.
+case "$1" in
+  --version|-v) echo "nerdctl version {NERDCTL}" ;;
+  *) echo "nerdctl stand-in: only --version is implemented" >&2; exit 2 ;;
+esac
+"""
 
 
 def sha256(path):
@@ -82,8 +94,21 @@ def main():
     with open(os.path.join(d, name + ".sha256"), "w") as f:
         f.write(f"{sha256(os.path.join(d, name))}  {name}\n")
 
+    d = os.path.join(tmp, "nerdctl", "v" + NERDCTL)
+    os.makedirs(d)
+    script = os.path.join(tmp, "nerdctl-standin")
+    with open(script, "w") as f:
+        f.write(NERDCTL_STANDIN)
+    os.chmod(script, 0o755)
+    name = f"nerdctl-{NERDCTL}-linux-{ARCH}.tar.gz"
+    tgz(os.path.join(d, name), [("nerdctl", script)])
+    os.unlink(script)
+    # One SHA256SUMS for every asset of the release, as upstream publishes it.
+    with open(os.path.join(d, "SHA256SUMS"), "w") as f:
+        f.write(f"{'0' * 64}  nerdctl-full-{NERDCTL}-linux-{ARCH}.tar.gz\n{sha256(os.path.join(d, name))}  {name}\n")
+
     with open(os.path.join(tmp, "versions.json"), "w") as f:
-        json.dump({"containerd": CONTAINERD[0], "runc": RUNC[0], "cni": CNI[0]}, f)
+        json.dump({"containerd": CONTAINERD[0], "runc": RUNC[0], "cni": CNI[0], "nerdctl": NERDCTL}, f)
     shutil.rmtree(out, ignore_errors=True)
     os.replace(tmp, out)
 
