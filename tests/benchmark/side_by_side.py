@@ -89,6 +89,9 @@ def ansible_env(venv, strategy):
                ANSIBLE_INVENTORY_UNPARSED_WARNING="false", ANSIBLE_RETRY_FILES_ENABLED="false")
     env.pop("ANSIBLE_STRATEGY", None)
     env.pop("ANSIBLE_STRATEGY_PLUGINS", None)
+    # Managed hosts keep bytecode (this collection's modules cache theirs in ~/.cache); this machine's own
+    # environment may say otherwise, which no user's host would inherit.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     if strategy == "mitogen":
         env.update(ANSIBLE_STRATEGY="mitogen_linear", ANSIBLE_STRATEGY_PLUGINS=strategy_plugins(venv))
     env["PATH"] = os.pathsep.join([os.path.join(venv, "bin"), env.get("PATH", "/usr/bin:/bin")])

@@ -1,12 +1,15 @@
 """The finder that compiles this collection's module_utils once per module run (compile_once.py): it takes
-only this package's plain modules inside a zip, compiles each once, and every module imports it first.
-tests/benchmark/module_cost.py measures what it saves; the integration tests run every module through it."""
+only this package's plain modules inside a zip, compiles each once (and keeps the code in the user's own
+cache for the next run), and every module imports it first. tests/benchmark/module_cost.py measures what it
+saves; the integration tests run every module through it."""
 
 import ast
 import glob
 import importlib.util
 import os
+import stat
 import sys
+import types
 import zipfile
 
 import pytest
@@ -27,15 +30,42 @@ def payload(tmp_path):
     return str(path)
 
 
-def test_a_module_of_ours_in_a_zip_is_compiled_once_when_loaded(payload, monkeypatch):
-    compiled = []
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    """The effective user's home, as the password database gives it, in a scratch directory."""
+    path = tmp_path / "home"
+    path.mkdir()
+    monkeypatch.setattr(compile_once.pwd, "getpwuid", lambda uid: types.SimpleNamespace(pw_dir=str(path)))
+    monkeypatch.setattr(sys, "dont_write_bytecode", False)
+    return path
+
+
+@pytest.fixture
+def compiled(monkeypatch):
+    """The file names compile() is called with."""
+    names = []
     real_compile = compile
 
     def counting_compile(source, filename, *args, **kwargs):
-        compiled.append(filename)
+        names.append(filename)
         return real_compile(source, filename, *args, **kwargs)
 
     monkeypatch.setattr("builtins.compile", counting_compile)
+    return names
+
+
+def load(payload, name="probe"):
+    spec = compile_once.CompileOnceFinder.find_spec(compile_once.PACKAGE + "." + name, [os.path.join(payload, INSIDE)])
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return spec, module
+
+
+def cache_of(home):
+    return home / ".cache" / "ctrops-containerd" / ("bytecode-" + sys.implementation.cache_tag)
+
+
+def test_a_module_of_ours_in_a_zip_is_compiled_once_when_loaded(payload, home, compiled):
     entry = os.path.join(payload, INSIDE)
     spec = compile_once.CompileOnceFinder.find_spec(compile_once.PACKAGE + ".probe", [entry])
     assert spec.origin == os.path.join(payload, INSIDE, "probe.py")
@@ -44,8 +74,71 @@ def test_a_module_of_ours_in_a_zip_is_compiled_once_when_loaded(payload, monkeyp
     spec.loader.exec_module(module)
     assert module.ANSWER == 42
     assert module.__file__ == spec.origin
-    assert compiled == [spec.origin]
+    # Compiled under its path inside the zip, the same in every run's payload.
+    assert compiled == [INSIDE + "/probe.py"]
     assert spec.loader.get_source(spec.name) == "ANSWER = 6 * 7\n"
+
+
+def test_the_next_run_takes_the_code_from_the_users_cache(payload, home, compiled):
+    load(payload)
+    cache = cache_of(home)
+    entries = list(cache.iterdir())
+    assert len(entries) == 1
+    assert stat.S_IMODE(cache.stat().st_mode) == 0o700
+    assert stat.S_IMODE(entries[0].stat().st_mode) == 0o600
+    compiled.clear()
+    _spec, module = load(payload)
+    assert module.ANSWER == 42
+    assert compiled == []
+
+
+def test_a_changed_source_is_compiled_again(payload, tmp_path, home, compiled):
+    load(payload)
+    changed = tmp_path / "changed.zip"
+    with zipfile.ZipFile(changed, "w") as archive:
+        archive.writestr(INSIDE + "/probe.py", "ANSWER = 6 * 8\n")
+    compiled.clear()
+    _spec, module = load(str(changed))
+    assert module.ANSWER == 48
+    assert compiled == [INSIDE + "/probe.py"]
+    assert len(list(cache_of(home).iterdir())) == 2
+
+
+def test_a_damaged_entry_is_compiled_again(payload, home, compiled):
+    load(payload)
+    (entry,) = cache_of(home).iterdir()
+    entry.write_bytes(b"\x00not code")
+    compiled.clear()
+    _spec, module = load(payload)
+    assert module.ANSWER == 42
+    assert compiled == [INSIDE + "/probe.py"]
+
+
+@pytest.mark.parametrize("how", ["group-writable", "a symlink"])
+def test_a_cache_directory_others_could_write_is_not_used(payload, tmp_path, home, compiled, how):
+    cache = cache_of(home)
+    cache.parent.mkdir(parents=True)
+    if how == "a symlink":
+        elsewhere = tmp_path / "elsewhere"
+        elsewhere.mkdir(mode=0o700)
+        cache.symlink_to(elsewhere)
+        written = elsewhere
+    else:
+        cache.mkdir()
+        cache.chmod(0o770)
+        written = cache
+    load(payload)
+    load(payload)
+    assert compiled == [INSIDE + "/probe.py"] * 2
+    assert list(written.iterdir()) == []
+
+
+def test_nothing_is_written_when_python_is_told_not_to(payload, home, compiled, monkeypatch):
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    load(payload)
+    load(payload)
+    assert compiled == [INSIDE + "/probe.py"] * 2
+    assert not cache_of(home).exists()
 
 
 @pytest.mark.parametrize("name, where", [
