@@ -65,6 +65,12 @@ class Listing:
             self._tasks = ctrs.tasks(self.client)
         return self._tasks
 
+    def info_and_tasks(self, name):
+        """Both, read side by side when neither has been read yet."""
+        if name not in self._infos and self._tasks is None:
+            self._infos[name], self._tasks = ctrs.container_info_and_tasks(self.client, name)
+        return self.info(name), self.tasks()
+
     def changed(self, name):
         self._infos.pop(name, None)
         self._tasks = None
@@ -210,10 +216,13 @@ def _converge_locked(run, params, listing):
     name = params['name']
     state = params['state']
     manager = ContainerManager(run, params, listing)
-    info = listing.info(name)
-    # A task cannot outlive its container: a gone container to keep gone needs no task listing.
     absent = state == 'absent'
-    tasks_by_name = listing.tasks() if info is not None or not absent else {}
+    if absent:
+        info = listing.info(name)
+        # A task cannot outlive its container: a gone container to keep gone needs no task listing.
+        tasks_by_name = listing.tasks() if info is not None else {}
+    else:
+        info, tasks_by_name = listing.info_and_tasks(name)
     task = tasks_by_name.get(name)
     before = options.container_view(options.parse_container_info(info)) if info else dict(exists=False)
     count = len(run.actions) + len(run.lost_races)

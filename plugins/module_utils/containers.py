@@ -88,6 +88,20 @@ def container_info(client, name):
     return parsers.parse_json(out, 'container %s' % name)
 
 
+def container_info_and_tasks(client, name):
+    """``container_info`` and ``tasks`` read side by side (two ctr calls at once)."""
+    (info_cmd, rc, out, err), (tasks_cmd, tasks_rc, tasks_out, tasks_err) = client.run_at_once(
+        [['containers', 'info', name], ['tasks', 'ls']])
+    if rc != 0:
+        error = client.error(info_cmd, rc, out, err)
+        if not isinstance(error, NotFound):
+            raise error
+    if tasks_rc != 0:
+        raise client.error(tasks_cmd, tasks_rc, tasks_out, tasks_err)
+    info = parsers.parse_json(out, 'container %s' % name) if rc == 0 else None
+    return info, parsers.parse_tasks(tasks_out)
+
+
 def list_containers(client):
     return parsers.parse_quiet_list(client.output(['containers', 'ls', '-q']))
 
