@@ -57,6 +57,8 @@ docs-update: setup collection
 
 # Runs every layer (each one even when an earlier one failed) and prints the totals.
 test: export CTROPS_EXCLUSIVE := 1
+# The modules run here as root: no bytecode cache in /root/.cache from the tests (compile_once.py).
+test: export PYTHONDONTWRITEBYTECODE := 1
 test: setup collection
 	@rm -rf $(BUILD)/results
 	@-$(MAKE) --no-print-directory sanity
