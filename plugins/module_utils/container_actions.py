@@ -141,17 +141,19 @@ def restore(manager, spec, log_uri, recorded):
     """Start the task a recreate stopped, then drop the records that asked for it."""
     act = manager.run.act
     manager.restarted = True
+    done = {ctrs.RESTORE_LABEL: None}
+    if spec['restart_policy'] != 'no':
+        # Before the start, as containerd_task does: the restart monitor must not find it running while 'stopped'.
+        act('set label %s=running' % ctrs.RESTART_STATUS, ctrs.set_labels, manager.client, manager.name,
+            {ctrs.RESTART_STATUS: 'running'})
+        done[ctrs.RESTART_STATUS] = 'running'
     try:
         act_racing(manager.run, 'start task %s' % manager.name, lambda: task_started(manager.client, manager.name),
                    ctrs.start_task, manager.client, manager.name, log_uri)
     except ModuleError as exc:
         raise ModuleError('Container %s was recreated, but starting its task again failed: %s The next run '
                           'starts it again.' % (manager.name, exc.message.rstrip('.') + '.'), **exc.details())
-    done = {ctrs.RESTORE_LABEL: None}
-    if spec['restart_policy'] != 'no':
-        done[ctrs.RESTART_STATUS] = 'running'
-        act('set label %s=running' % ctrs.RESTART_STATUS)
-    act([], ctrs.set_labels, manager.client, manager.name, done)
+    act([], ctrs.set_labels, manager.client, manager.name, {ctrs.RESTORE_LABEL: None})
     if manager.labels is not None:
         manager.labels = dict((k, v) for k, v in dict(manager.labels, **done).items() if v is not None)
     if recorded:

@@ -91,18 +91,18 @@ class TaskStates:
 
     def start(self, log_uri):
         self.started_log_uri = log_uri
-        act_racing(self.run, 'start task %s' % self.name, lambda: task_started(self.client, self.name),
-                   ctrs.start_task, self.client, self.name, log_uri)
-        labels = {}
-        if self.labels.get(ctrs.LOG_LABEL) != (log_uri or None):
-            labels[ctrs.LOG_LABEL] = log_uri or None
-            if self.has_restart_policy:
-                labels[ctrs.RESTART_LOGURI] = log_uri or None
-        if self.has_restart_policy and self.labels.get(ctrs.RESTART_STATUS) != 'running':
-            labels[ctrs.RESTART_STATUS] = 'running'
-        labels = dict((k, v) for k, v in labels.items() if v is not None or k in self.labels)
+        wanted = {ctrs.LOG_LABEL: log_uri or None}
+        if self.has_restart_policy:
+            wanted.update({ctrs.RESTART_LOGURI: log_uri or None, ctrs.RESTART_STATUS: 'running'})
+        labels = dict((k, v) for k, v in wanted.items()
+                      if self.labels.get(k) != v and (v is not None or k in self.labels))
+        # The labels come first: a restart monitor pass between a start and a later 'running' label would stop
+        # the task it finds against the wanted status; one that starts the task first (with the same log) is a
+        # race the start loses and reads back.
         if labels:
             self.act('set labels %s' % ', '.join(sorted(labels)), ctrs.set_labels, self.client, self.name, labels)
+        act_racing(self.run, 'start task %s' % self.name, lambda: task_started(self.client, self.name),
+                   ctrs.start_task, self.client, self.name, log_uri)
 
     def resume(self):
         act_racing(self.run, 'resume task %s' % self.name, lambda: (self.current() or {}).get('status') == 'running',

@@ -83,8 +83,10 @@ attributes:
 notes:
   - If the container has a restart policy (O(ctrops.containerd.containerd_container#module:restart_policy)),
     this module keeps the restart monitor's status label in step. V(running) sets it to C(running)
-    after the start; V(stopped) and V(absent) set it to C(stopped) before the signal, so that the
-    monitor does not start the task again. The monitor itself kills and deletes a task whose wanted
+    before the start, so that a monitor pass never finds the new task running against a wanted
+    C(stopped) (a pass that starts the task first is a race this run reads back); V(stopped) and
+    V(absent) set it to C(stopped) before the signal, so that the monitor does not start the task
+    again. The monitor itself kills and deletes a task whose wanted
     status is C(stopped) when it comes by (every 10 seconds by default), so with a restart policy
     V(stopped) may leave no task at all; a later run with V(stopped) finds that in order.
   - "CNI networking is not done here: the result's C(task.netns) (C(/proc/PID/ns/net)) is what a CNI

@@ -288,7 +288,7 @@ def test_restart_policy_brings_the_task_back(containerd, run_module, busybox, co
     label = "containerd.io/restart.status"
     assert recreated["actions"] == ["set label %s=stopped" % label, "stop task %s" % name, "delete task %s" % name,
                                     "delete container %s" % name, "create container %s" % name,
-                                    "start task %s" % name, "set label %s=running" % label], recreated
+                                    "set label %s=running" % label, "start task %s" % name], recreated
     assert task(containerd, name)[1] == "RUNNING"
     assert info(containerd, name)["Labels"][label] == "running"
 
@@ -674,7 +674,7 @@ def test_running_with_a_restart_policy_sets_the_monitor_label(containerd, run_mo
     predicted = run_module("containerd_container", check=True, **args)
     started = run_module("containerd_container", **args)
     assert started["actions"] == predicted["actions"] == [
-        "create container %s" % name, "start task %s" % name, "set labels %s" % label], started
+        "create container %s" % name, "set labels %s" % label, "start task %s" % name], started
     assert info(containerd, name)["Labels"][label] == "running"
     assert run_module("containerd_container", **args)["changed"] is False
     stopped = run_module("containerd_container", **dict(args, state="stopped", stop_timeout=0))

@@ -40,7 +40,7 @@ def test_running_is_predicted_applied_and_idempotent(containerd, run_module, mak
 
     predicted = run_module("containerd_task", check=True, **args)
     assert predicted["changed"] is True, predicted
-    assert predicted["actions"] == ["start task %s" % name, "set labels ctrops.containerd/log-uri"]
+    assert predicted["actions"] == ["set labels ctrops.containerd/log-uri", "start task %s" % name]
     assert task(containerd, name) is None, "check mode started the task"
 
     started = run_module("containerd_task", **args)
@@ -165,7 +165,8 @@ def test_absent_deletes_and_reports_the_exit_status(containerd, run_module, make
 def wait_for_restart_monitor(containerd, name, timeout=15):
     """Kill the task behind the restart monitor's back and wait until the monitor starts it again: its next
     pass is then a full interval (10 s) away."""
-    old_pid = task(containerd, name)[0]
+    # A monitor pass during the start may have replaced the task: the one to kill is the one running now.
+    old_pid = wait_task_status(containerd, name, "RUNNING")[0]
     containerd.ctr_run("tasks", "kill", "--signal", "SIGKILL", name)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
