@@ -6,9 +6,9 @@
 
 A container with a live task is reached through /proc/PID/root of the task's init; one without is
 reached by mounting its snapshot (``ctr snapshots mounts``) on a private temporary directory, unmounted
-on every way out. Paths are resolved one component at a time, symbolic links as the container would
-see them (an absolute target starts at the container's root), so nothing resolves outside the root:
-the kernel would resolve an absolute link under /proc/PID/root against the host's root instead.
+on every way out. Paths below that root are only ever opened through in_root.RootDir, which walks them
+from a descriptor of the root: the kernel would resolve an absolute link under /proc/PID/root against
+the host's root, and a container can swap a directory for such a link at any moment.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -21,55 +21,11 @@ import hashlib
 import os
 import shlex
 import shutil
-import stat
 import tempfile
 
 from ansible_collections.ctrops.containerd.plugins.module_utils import containers as ctrs
 from ansible_collections.ctrops.containerd.plugins.module_utils.errors import InvalidInput, ModuleError
-
-MAX_LINKS = 40  # as the kernel's MAXSYMLINKS
-
-
-class EscapeError(InvalidInput):
-    """A container path that would lead outside the container's root."""
-
-
-def resolve(root, path, follow_last=True):
-    """The host path of container path ``path`` under ``root``, every symlink resolved inside the root.
-
-    Components that do not exist yet are kept as given. A ``..`` that would climb above the root, in the
-    path or in a link's target, raises EscapeError.
-    """
-    if not path.startswith('/'):
-        raise InvalidInput('The container path %s must be absolute.' % path)
-    pending = [part for part in path.split('/') if part not in ('', '.')]
-    done = []
-    links = 0
-    while pending:
-        part = pending.pop(0)
-        if part == '..':
-            if not done:
-                raise EscapeError('The container path %s leads outside the container\'s root: give a path '
-                                  'inside the container.' % path)
-            done.pop()
-            continue
-        host = os.path.join(root, *(done + [part]))
-        try:
-            mode = os.lstat(host).st_mode
-        except OSError:
-            done.append(part)
-            continue
-        if stat.S_ISLNK(mode) and (pending or follow_last):
-            links += 1
-            if links > MAX_LINKS:
-                raise ModuleError('The container path %s has too many levels of symbolic links.' % path)
-            target = os.readlink(host)
-            if target.startswith('/'):
-                done = []
-            pending = [p for p in target.split('/') if p not in ('', '.')] + pending
-            continue
-        done.append(part)
-    return os.path.join(root, *done) if done else root
+from ansible_collections.ctrops.containerd.plugins.module_utils.in_root import RootDir
 
 
 def parse_mount_command(text):
@@ -138,20 +94,13 @@ def container_root(module, client, name, info, task, read_only=False):
             shutil.rmtree(target, ignore_errors=True)
 
 
-def checksum(path):
-    digest = hashlib.sha1()
-    with open(path, 'rb') as handle:
-        for block in iter(lambda: handle.read(65536), b''):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def data_checksum(data):
     return hashlib.sha1(data).hexdigest()
 
 
 def ids_from(root, owner, group):
-    """(uid, gid) from names or numbers; names are looked up in the container's /etc/passwd and /etc/group."""
+    """(uid, gid) from names or numbers; names are looked up in the container's /etc/passwd and /etc/group
+    (``root`` an in_root.RootDir)."""
     return _lookup(root, '/etc/passwd', owner, 'owner'), _lookup(root, '/etc/group', group, 'group')
 
 
@@ -162,19 +111,19 @@ def _lookup(root, table, value, option):
     if text.isdigit():
         return int(text)
     try:
-        with open(resolve(root, table)) as handle:
-            for line in handle:
-                fields = line.strip().split(':')
-                if len(fields) > 2 and fields[0] == text and fields[2].isdigit():
-                    return int(fields[2])
-    except (IOError, OSError):
+        for line in root.read(table).decode('utf-8', 'replace').splitlines():
+            fields = line.strip().split(':')
+            if len(fields) > 2 and fields[0] == text and fields[2].isdigit():
+                return int(fields[2])
+    except (IOError, OSError, ModuleError):
         pass
     raise InvalidInput('The %s %s is not in the container\'s %s: give a name it knows or a number.'
                        % (option, text, table))
 
 
-def exec_user(root, user):
-    """``uid:gid`` for ctr's ``--user`` from what a user writes (name, UID, ``user:group`` of either).
+def exec_user(root_path, user):
+    """``uid:gid`` for ctr's ``--user`` from what a user writes (name, UID, ``user:group`` of either), looked
+    up under ``root_path`` (a task's /proc/PID/root).
 
     Given a name or a bare UID, ctr looks it up itself by mounting the container's snapshot a second time;
     before containerd 2.0 that mount shares the running container's overlay upper directory and the
@@ -183,50 +132,34 @@ def exec_user(root, user):
     caller that may not look into the container's processes): ctr then looks the user up itself.
     """
     name, _colon, group = str(user).partition(':')
-    entry = None
     try:
-        with open(resolve(root, '/etc/passwd')) as handle:
-            for line in handle:
+        root = RootDir(root_path)
+    except (IOError, OSError) as exc:
+        if exc.errno in (errno.EACCES, errno.EPERM):
+            return None
+        raise
+    with root:
+        entry = None
+        try:
+            for line in root.read('/etc/passwd').decode('utf-8', 'replace').splitlines():
                 fields = line.strip().split(':')
                 if len(fields) > 3 and name in (fields[0], fields[2]) and fields[2].isdigit() and fields[3].isdigit():
                     entry = int(fields[2]), int(fields[3])
                     break
-    except (IOError, OSError) as exc:
-        if getattr(exc, 'errno', None) in (errno.EACCES, errno.EPERM):
-            return None
-    if entry is None and not name.isdigit():
-        raise InvalidInput('The user %s is not in the container\'s /etc/passwd: give a name it knows or a number.'
-                           % name)
-    uid = entry[0] if entry else int(name)
-    gid = _lookup(root, '/etc/group', group, 'group') if group else (entry[1] if entry else 0)
-    return '%d:%d' % (uid, gid)
+        except (IOError, OSError) as exc:
+            if exc.errno in (errno.EACCES, errno.EPERM):
+                return None
+        except ModuleError:
+            pass  # not a regular file there: no entries
+        if entry is None and not name.isdigit():
+            raise InvalidInput('The user %s is not in the container\'s /etc/passwd: give a name it knows or a number.'
+                               % name)
+        uid = entry[0] if entry else int(name)
+        gid = _lookup(root, '/etc/group', group, 'group') if group else (entry[1] if entry else 0)
+        return '%d:%d' % (uid, gid)
 
 
 def numeric_user(user):
     """True for ``uid:gid``, which ctr takes as it is."""
     uid, colon, gid = str(user).partition(':')
     return bool(colon) and uid.isdigit() and gid.isdigit()
-
-
-def write_file(path, data, mode, uid, gid):
-    """Write ``data`` to host path ``path`` atomically (a temporary file in the same directory, then a
-    rename, which replaces a link at ``path`` rather than following it)."""
-    directory = os.path.dirname(path)
-    handle, temp = tempfile.mkstemp(dir=directory, prefix='.ctrops-copy-')
-    try:
-        with os.fdopen(handle, 'wb') as out:
-            out.write(data)
-        os.chmod(temp, mode)
-        if uid is not None or gid is not None:
-            os.chown(temp, -1 if uid is None else uid, -1 if gid is None else gid)
-        os.rename(temp, path)
-    except Exception:
-        if os.path.exists(temp):
-            os.unlink(temp)
-        raise
-
-
-def attributes_differ(path, mode, uid, gid):
-    info = os.lstat(path)
-    return ((mode is not None and stat.S_IMODE(info.st_mode) != mode)
-            or (uid is not None and info.st_uid != uid) or (gid is not None and info.st_gid != gid))

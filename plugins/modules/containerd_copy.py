@@ -24,6 +24,9 @@ description:
     not in bind mounts of its spec.
   - Container paths are resolved inside the container's root, symbolic links as the container sees them (an
     absolute target starts at the container's root); a path or link that would lead above the root is refused.
+    Every path component is opened from a descriptor of the directory before it, never by its path, so a
+    process in the container that swaps a directory for a link while the copy runs cannot redirect the copy
+    to the host (the race of C(docker cp), CVE-2018-15664); such a copy fails with a message instead.
 options:
   container:
     description:
@@ -42,8 +45,8 @@ options:
       - The file or directory to copy (on the host for V(into), in the container for V(out)).
       - For a directory, as with ansible.builtin.copy, a trailing C(/) copies its contents into O(dest); without it
         the directory itself goes into O(dest).
-      - Symbolic links inside a directory copied out of a container are skipped, with a warning, since they could
-        point anywhere on the host.
+      - Symbolic links and special files (FIFOs, devices, sockets) inside a directory copied out of a container
+        are skipped, with a warning, since a link could point anywhere on the host.
     type: str
   content:
     description:
@@ -162,6 +165,7 @@ from ansible_collections.ctrops.containerd.plugins.module_utils import compile_o
 
 from ansible_collections.ctrops.containerd.plugins.module_utils import container_files as cf
 from ansible_collections.ctrops.containerd.plugins.module_utils import containers as ctrs
+from ansible_collections.ctrops.containerd.plugins.module_utils import in_root
 from ansible_collections.ctrops.containerd.plugins.module_utils.errors import InvalidInput
 from ansible_collections.ctrops.containerd.plugins.module_utils.module_run import ModuleRun
 
@@ -192,92 +196,135 @@ def host_ids(owner, group):
 
 
 class Source:
-    """The files to copy: [(relative path or '', 'dir'|'file', host path to read or None, data or None)]."""
+    """The files to copy: [(relative path or '', 'dir'|'file', read)], ``read()`` giving (bytes, mode)."""
 
     def __init__(self, items, single):
         self.items = items
         self.single = single  # one file: dest may name a directory to put it in
 
 
-def source_of(run, src_host, src_given):
-    """The items under a host path ``src_host`` (the resolved source)."""
-    if not os.path.lexists(src_host):
+def host_source(src):
+    """The items under host path ``src`` (direction into): the operator's own files."""
+    if not os.path.lexists(src):
         return None
-    if not os.path.isdir(src_host):
-        return Source([('', 'file', src_host, None)], True)
-    items = [] if src_given.endswith('/') else [('', 'dir', src_host, None)]
-    base = os.path.basename(src_given.rstrip('/'))
-    for top, dirs, files in os.walk(src_host):
+    if not os.path.isdir(src):
+        return Source([('', 'file', host_reader(src))], True)
+    items = [] if src.endswith('/') else [('', 'dir', None)]
+    for top, dirs, files in os.walk(src):
         dirs.sort()
         for name in sorted(dirs) + sorted(files):
             path = os.path.join(top, name)
-            rel = os.path.relpath(path, src_host)
-            if os.path.islink(path) and run.params['direction'] == 'out':
-                run.warn('Symbolic link %s is skipped: links inside a container may point anywhere on the host.'
-                         % os.path.join(src_given, rel))
-                continue
-            items.append((rel, 'dir' if os.path.isdir(path) else 'file', path, None))
-    if not src_given.endswith('/'):
-        items = [(os.path.join(base, rel) if rel else base, kind, path, data) for rel, kind, path, data in items]
-    return Source(items, False)
+            items.append((os.path.relpath(path, src), 'dir' if os.path.isdir(path) else 'file', host_reader(path)))
+    return Source(named_under(items, src), False)
 
 
-class Target:
-    """Where items go: container paths under a root (resolved safely), or host paths."""
-
-    def __init__(self, root=None):
-        self.root = root
-
-    def path(self, logical):
-        return cf.resolve(self.root, logical) if self.root else logical
+def host_reader(path):
+    def read():
+        with open(path, 'rb') as handle:
+            data = handle.read()
+        return data, stat.S_IMODE(os.stat(path).st_mode)
+    return read
 
 
-def plan_and_copy(run, source, dest, target, uid, gid):
+def container_source(run, root, src):
+    """The items under container path ``src`` (direction out), read only through ``root`` (a RootDir):
+    links and special files inside a copied directory are skipped, since they could lead anywhere."""
+    with root.locate(src) as place:
+        top, info = place.path, place.lstat()
+    if info is None:
+        return None
+    if stat.S_ISREG(info.st_mode):
+        return Source([('', 'file', container_reader(root, top))], True)
+    if not stat.S_ISDIR(info.st_mode):
+        # A link here was put in place after the walk resolved the path.
+        raise in_root.RaceError('%s is %s in container %s: only files and directories are copied out; check '
+                                'the container and run again.' % (src, in_root.kind_name(info.st_mode),
+                                                                  run.params['container']))
+    items = [] if src.endswith('/') else [('', 'dir', None)]
+    pending = ['']
+    while pending:
+        rel_dir = pending.pop(0)
+        with root.locate(top + ('/' + rel_dir if rel_dir else ''), follow_last=False) as place:
+            entries = place.listing()
+        for name, entry in entries:
+            rel = os.path.join(rel_dir, name) if rel_dir else name
+            if stat.S_ISDIR(entry.st_mode):
+                items.append((rel, 'dir', None))
+                pending.append(rel)
+            elif stat.S_ISREG(entry.st_mode):
+                items.append((rel, 'file', container_reader(root, top + '/' + rel)))
+            else:
+                run.warn('%s is skipped: it is %s, and only files and directories are copied out of a container '
+                         '(a link there may point anywhere on the host).'
+                         % (os.path.join(src, rel), in_root.kind_name(entry.st_mode)))
+    return Source(named_under(items, src), False)
+
+
+def container_reader(root, path):
+    def read():
+        with root.locate(path, follow_last=False) as place:
+            data, info = place.read()
+        return data, stat.S_IMODE(info.st_mode)
+    return read
+
+
+def named_under(items, src):
+    """Items of a directory copied with its name (``src`` without a trailing /) go under that name."""
+    if src.endswith('/'):
+        return items
+    base = os.path.basename(src.rstrip('/'))
+    return [(os.path.join(base, rel) if rel else base, kind, read) for rel, kind, read in items]
+
+
+def plan_and_copy(run, source, dest, root, uid, gid):
+    """Copy ``source`` to ``dest`` under ``root`` (a RootDir: the container's, or the host's for out)."""
     mode = parse_mode(run.params['mode'])
-    if source.single and (dest.endswith('/') or os.path.isdir(target.path(dest))):
-        name = os.path.basename(run.params['src'] or '')
-        if not name:
-            raise InvalidInput('dest %s is a directory: give the path of the file to write.' % dest)
-        dest = os.path.join(dest, name)
+    if source.single:
+        with root.locate(dest) as place:
+            into_dir = dest.endswith('/') or place.is_dir()
+        if into_dir:
+            name = os.path.basename(run.params['src'] or '')
+            if not name:
+                raise InvalidInput('dest %s is a directory: give the path of the file to write.' % dest)
+            dest = os.path.join(dest, name)
     changed, created, diff = [], set(), None
     one_file = len(source.items) == 1 and source.items[0][1] == 'file'
-    for rel, kind, read_path, data in source.items:
-        # No normpath: a '..' in dest must reach resolve(), which refuses to climb above the root.
+    for rel, kind, read in source.items:
+        # No normpath: a '..' in dest must reach the walk, which refuses to climb above the root.
         logical = dest.rstrip('/') + '/' + rel if rel else dest
-        host = target.path(logical)
-        if kind == 'dir':
-            if os.path.isdir(host):
-                if (uid is not None or gid is not None) and cf.attributes_differ(host, None, uid, gid):
-                    changed.append(logical)
-                    run.act('set owner of %s' % logical, set_attributes, host, None, uid, gid)
+        with root.locate(logical) as place:
+            info = place.lstat()
+            parent_known = place.parent_exists() or os.path.dirname(logical) in created
+            if kind == 'dir':
+                if info is not None and stat.S_ISDIR(info.st_mode):
+                    if attributes_differ(info, None, uid, gid):
+                        changed.append(logical)
+                        run.act('set owner of %s' % logical, place.set_attributes, None, uid, gid)
+                    continue
+                if info is not None:
+                    raise InvalidInput('%s exists and is not a directory: remove it or choose another dest.' % logical)
+                if not parent_known:
+                    raise InvalidInput('The directory of %s does not exist: create it first.' % logical)
+                changed.append(logical)
+                created.add(logical)
+                run.act('create directory %s' % logical, place.mkdir, uid, gid)
                 continue
-            if os.path.lexists(host):
-                raise InvalidInput('%s exists and is not a directory: remove it or choose another dest.' % logical)
-            if not os.path.isdir(os.path.dirname(host)) and os.path.dirname(logical) not in created:
-                raise InvalidInput('The directory of %s does not exist: create it first.' % logical)
-            changed.append(logical)
-            created.add(logical)
-            run.act('create directory %s' % logical, make_dir, host, uid, gid)
-            continue
-        if data is None:
-            with open(read_path, 'rb') as handle:
-                data = handle.read()
-        wanted_mode = mode if mode is not None else (stat.S_IMODE(os.stat(read_path).st_mode) if read_path else 0o644)
-        if not os.path.isdir(os.path.dirname(host)) and os.path.dirname(logical) not in created:
-            raise InvalidInput('The directory of %s does not exist: create it first or copy a directory.' % logical)
-        before = None
-        if os.path.lexists(host):
-            if os.path.isdir(host):
-                raise InvalidInput('%s is a directory: give the path of the file to write.' % logical)
-            with open(host, 'rb') as handle:
-                before = handle.read()
-        if before != data:
-            changed.append(logical)
-            run.act('copy %s' % logical, cf.write_file, host, data, wanted_mode if before is None or mode is not None
-                    else stat.S_IMODE(os.lstat(host).st_mode), uid, gid)
-        elif cf.attributes_differ(host, mode, uid, gid):
-            changed.append(logical)
-            run.act('set attributes of %s' % logical, set_attributes, host, mode, uid, gid)
+            data, source_mode = read()
+            if not parent_known:
+                raise InvalidInput('The directory of %s does not exist: create it first or copy a directory.'
+                                   % logical)
+            before = None
+            if info is not None:
+                if stat.S_ISDIR(info.st_mode):
+                    raise InvalidInput('%s is a directory: give the path of the file to write.' % logical)
+                before, info = place.read()
+            if before != data:
+                changed.append(logical)
+                kept_mode = stat.S_IMODE(info.st_mode) if info is not None else source_mode
+                run.act('copy %s' % logical, place.write, data, kept_mode if mode is None else mode, uid, gid)
+            elif attributes_differ(info, mode, uid, gid):
+                changed.append(logical)
+                run.act('set attributes of %s' % logical, place.set_attributes, mode, uid, gid)
         if one_file:
             run.result['checksum'] = cf.data_checksum(data)
             if len(data) <= DIFF_LIMIT and b'\0' not in data and (before is None or b'\0' not in before):
@@ -289,17 +336,9 @@ def plan_and_copy(run, source, dest, target, uid, gid):
         run.set_diff(dict(files=[]), dict(files=sorted(changed)), dest)
 
 
-def make_dir(host, uid, gid):
-    os.mkdir(host, 0o755)
-    if uid is not None or gid is not None:
-        os.chown(host, -1 if uid is None else uid, -1 if gid is None else gid)
-
-
-def set_attributes(host, mode, uid, gid):
-    if mode is not None:
-        os.chmod(host, mode)
-    if uid is not None or gid is not None:
-        os.chown(host, -1 if uid is None else uid, -1 if gid is None else gid)
+def attributes_differ(info, mode, uid, gid):
+    return ((mode is not None and stat.S_IMODE(info.st_mode) != mode)
+            or (uid is not None and info.st_uid != uid) or (gid is not None and info.st_gid != gid))
 
 
 def converge(run):
@@ -318,7 +357,7 @@ def converge(run):
     if into and params['content'] is not None:
         source = cf_content(params)
     elif into:
-        source = source_of(run, params['src'], params['src'])
+        source = host_source(params['src'])
         if source is None:
             raise InvalidInput('The source %s does not exist on this host: check src.' % params['src'])
     info = ctrs.container_info(client, params['container'])
@@ -328,26 +367,30 @@ def converge(run):
     task = ctrs.tasks(client).get(params['container'])
     run.result['dest'] = params['dest']
     with cf.container_root(run.module, client, params['container'], info, task,
-                           read_only=run.check_mode or not into) as (root, via):
+                           read_only=run.check_mode or not into) as (root_path, via):
         run.result['via'] = via
-        if into:
-            uid, gid = cf.ids_from(root, params['owner'], params['group'])
-            plan_and_copy(run, source, params['dest'], Target(root), uid, gid)
-        else:
-            src_host = cf.resolve(root, params['src'])
-            source = source_of(run, src_host, params['src'])
+        # Opened once: a task that ends meanwhile keeps its root reachable through this descriptor.
+        with in_root.RootDir(root_path) as root:
+            if into:
+                uid, gid = cf.ids_from(root, params['owner'], params['group'])
+                plan_and_copy(run, source, params['dest'], root, uid, gid)
+                return
+            source = container_source(run, root, params['src'])
             if source is None:
                 raise InvalidInput('The source %s does not exist in container %s: check src.'
                                    % (params['src'], params['container']))
             uid, gid = host_ids(params['owner'], params['group'])
-            plan_and_copy(run, source, params['dest'], Target(), uid, gid)
+            with in_root.RootDir('/', what='host') as host_root:
+                dest = os.path.abspath(params['dest']) + ('/' if params['dest'].endswith('/') else '')
+                plan_and_copy(run, source, dest, host_root, uid, gid)
 
 
 def cf_content(params):
     if params['dest'].endswith('/'):
         raise InvalidInput('dest %s names a directory: give the path of the file to write content to.'
                            % params['dest'])
-    return Source([('', 'file', None, params['content'].encode('utf-8'))], False)
+    data = params['content'].encode('utf-8')
+    return Source([('', 'file', lambda: (data, 0o644))], False)
 
 
 def main():

@@ -134,6 +134,15 @@ def rig_images(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def py_image(tmp_path_factory):
+    """The rig's ``python`` image (busybox plus this machine's Python 3) as an OCI archive, built once per
+    session by the tests that need it (the connection plugin's, containerd_copy's race)."""
+    from rig.images import build_image
+
+    return build_image(str(tmp_path_factory.mktemp("pyimage") / "python.tar"), "docker.io/rig/python:1", "python")
+
+
+@pytest.fixture(scope="session")
 def registries(tmp_path_factory, rig_images):
     """The rig's registries, one per flavour (http, tls, auth), each seeded with the rig images
     as rig/busybox:1, rig/web:1 and rig/multi:1. Stopped at the end of the session.

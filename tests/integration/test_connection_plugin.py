@@ -92,13 +92,6 @@ PLAYBOOK = """
 
 
 @pytest.fixture(scope="module")
-def py_image(tmp_path_factory):
-    from rig.images import build_image
-
-    return build_image(str(tmp_path_factory.mktemp("pyimage") / "python.tar"), "docker.io/rig/python:1", "python")
-
-
-@pytest.fixture(scope="module")
 def hosts(containerd, py_image, rig_images, sshd, tmp_path_factory):
     """The containers and an inventory for them (local and SSH paths); a ctr wrapper logs every call."""
     work = tmp_path_factory.mktemp("conn")

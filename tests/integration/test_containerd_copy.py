@@ -1,9 +1,14 @@
 """containerd_copy against the rig's containerd (1.6 and 2.1) with the rig's busybox image."""
 
+import collections
 import hashlib
 import os
+import shutil
+import time
 
 import pytest
+
+from ansible_collections.ctrops.containerd.plugins.module_utils.errors import ModuleError
 
 
 def no_copy_mounts():
@@ -126,3 +131,115 @@ def test_paths_never_leave_the_container_root_and_errors_are_clear(containerd, r
     mode = run_module("containerd_copy", **containerd.module_args(container=running, content="x", dest="/tmp/x",
                                                                   mode="rw"))
     assert mode.get("failed") is True and mode["msg"] == "Invalid mode 'rw': give octal permissions such as '0644'."
+
+
+# The container's process keeps swapping /tmp/d between its own directory and a link to a host directory,
+# with renames in a tight loop, so each state lasts microseconds: the race of `docker cp` (CVE-2018-15664).
+SWAPPER = """
+import os
+os.makedirs('/tmp/d')
+for i in range(40):
+    with open('/tmp/d/f%d' % i, 'w') as out:
+        out.write('inside\\n')
+os.symlink({host!r}, '/tmp/lnk')
+open('/tmp/ready', 'w').close()
+while True:
+    os.rename('/tmp/d', '/tmp/dir')
+    os.rename('/tmp/lnk', '/tmp/d')
+    os.rename('/tmp/d', '/tmp/lnk')
+    os.rename('/tmp/dir', '/tmp/d')
+"""
+SECRET = "host secret\n"
+
+
+@pytest.fixture
+def swapping(containerd, import_image, py_image, container_name, tmp_path):
+    """(container name, its task's PID, a host directory its links point at, holding f0..f39 = SECRET)."""
+    host = tmp_path / "hostdir"
+    host.mkdir()
+    for i in range(40):
+        (host / ("f%d" % i)).write_text(SECRET)
+    name = container_name("swap")
+    containerd.ctr_run("containers", "create", "--", import_image(py_image), name, "python3", "-c",
+                       SWAPPER.format(host=str(host)))
+    containerd.ctr_run("tasks", "start", "-d", "--null-io", name)
+    for _attempt in range(100):
+        listing = containerd.ctr_run("tasks", "ls").stdout.split()
+        pid = int(listing[listing.index(name) + 1])
+        if os.path.exists("/proc/%d/root/tmp/ready" % pid):
+            break
+        time.sleep(0.05)
+    else:
+        pytest.fail("the swapping container did not get ready")
+    return name, pid, host
+
+
+def host_untouched(host):
+    names = sorted(os.listdir(str(host)))
+    return names == sorted("f%d" % i for i in range(40)) and all(
+        (host / name).read_text() == SECRET for name in names)
+
+
+def one_sentence(result):
+    msg = result.get("msg", "")
+    return "Traceback" not in msg and msg.count("\n") == 0 and msg.endswith(".")
+
+
+def test_a_container_swapping_a_directory_for_a_link_never_reaches_the_host(
+        containerd, run_module_raw, swapping, tmp_path):
+    """Copies in both directions race a container that flips /tmp/d: nothing is written to or read from the
+    host directory, and each copy lands inside the root or fails with one sentence."""
+    name, pid, host = swapping
+    args = containerd.module_args(container=name)
+    counts = collections.Counter()
+    # The walk itself, as every copy does it, many times over (cheap: no module start-up).
+    from ansible_collections.ctrops.containerd.plugins.module_utils import in_root
+    with in_root.RootDir("/proc/%d/root" % pid) as root:
+        for i in range(600):
+            path = "/tmp/d/f%d" % (i % 40)
+            try:
+                with root.locate(path) as place:
+                    if i % 2:
+                        data = place.read()[0]
+                        assert data != SECRET.encode(), counts
+                        counts["walk read inside"] += 1
+                    else:
+                        place.write(b"copied %d\n" % i, 0o644, None, None)
+                        counts["walk wrote inside"] += 1
+            except (OSError, ModuleError) as exc:
+                counts["walk refused: %s" % type(exc).__name__] += 1
+    assert host_untouched(host), counts
+    # Whole module runs, both directions: a file, and a directory of 40 files into and out of /tmp/d.
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    for i in range(40):
+        (tree / ("f%d" % i)).write_text("from the host %d\n" % i)
+    out = tmp_path / "out"
+    for i in range(40):
+        if i % 4 == 0:
+            result, raw = run_module_raw("containerd_copy", **dict(args, content="run %d\n" % i, dest="/tmp/d/f%d" % i))
+        elif i % 4 == 1:
+            result, raw = run_module_raw("containerd_copy", **dict(args, src=str(tree) + "/", dest="/tmp/d/"))
+        elif i % 4 == 2:
+            dest = tmp_path / ("one-%d" % i)
+            result, raw = run_module_raw("containerd_copy", **dict(args, direction="out", src="/tmp/d/f%d" % i,
+                                                                   dest=str(dest)))
+            assert not result.get("failed") or not dest.exists()
+            assert not dest.exists() or dest.read_text() != SECRET, counts
+        else:
+            shutil.rmtree(str(out), ignore_errors=True)
+            out.mkdir()
+            result, raw = run_module_raw("containerd_copy", **dict(args, direction="out", src="/tmp/d/", dest=str(out)))
+            assert all(f.read_text() != SECRET for f in out.iterdir()), counts
+        assert "Traceback" not in raw, raw
+        if result.get("failed"):
+            assert one_sentence(result), result
+            counts["module refused"] += 1
+        else:
+            counts["module copied"] += 1
+    assert host_untouched(host), counts
+    # The race was really run: the swapper is still going, and both outcomes happened.
+    assert containerd.ctr_run("tasks", "ls").stdout.count(name) == 1
+    assert counts["walk wrote inside"] > 0 and counts["walk read inside"] > 0, counts
+    assert counts["module copied"] + counts["module refused"] == 40, counts
+    print(dict(counts))
