@@ -115,6 +115,19 @@ def test_paths_never_leave_the_container_root_and_errors_are_clear(containerd, r
     assert inside["changed"] is True, inside
     assert not os.path.exists("/etc/" + name)
     assert exec_out(containerd, running, "cat", "/etc/" + name) == "x\n"
+    # Links planted to the host's /etc/shadow are read as the container sees them: it has no such file.
+    containerd.ctr_run("tasks", "exec", "--exec-id", "sh", running, "sh", "-c",
+                       "ln -s /etc/shadow /tmp/shadow && mkdir /tmp/tree && ln -s /etc/shadow /tmp/tree/shadow"
+                       " && echo x > /tmp/tree/x")
+    shadow = run_module("containerd_copy", **containerd.module_args(
+        container=running, direction="out", src="/tmp/shadow", dest=str(tmp_path / "shadow")))
+    assert shadow.get("failed") is True and not (tmp_path / "shadow").exists()
+    assert shadow["msg"] == "The source /tmp/shadow does not exist in container %s: check src." % running
+    tree = run_module("containerd_copy", **containerd.module_args(
+        container=running, direction="out", src="/tmp/tree/", dest=str(tmp_path)))
+    assert tree["changed"] is True and tree["files"] == [str(tmp_path / "x")], tree
+    assert not (tmp_path / "shadow").exists()
+    assert any("/tmp/tree/shadow is skipped: it is a symbolic link" in w for w in tree.get("warnings", [])), tree
 
     missing = run_module("containerd_copy", **containerd.module_args(
         container=running, src=str(tmp_path / "nothere"), dest="/tmp/x"))
@@ -134,9 +147,11 @@ def test_paths_never_leave_the_container_root_and_errors_are_clear(containerd, r
 
 
 # The container's process keeps swapping /tmp/d between its own directory and a link to a host directory,
-# with renames in a tight loop, so each state lasts microseconds: the race of `docker cp` (CVE-2018-15664).
+# with renames in a tight loop, so each state lasts microseconds (the race of `docker cp`, CVE-2018-15664),
+# and every 20 ms holds the directory for 5 ms, so that some copies land and both outcomes are seen.
 SWAPPER = """
 import os
+import time
 os.makedirs('/tmp/d')
 for i in range(40):
     with open('/tmp/d/f%d' % i, 'w') as out:
@@ -144,10 +159,13 @@ for i in range(40):
 os.symlink({host!r}, '/tmp/lnk')
 open('/tmp/ready', 'w').close()
 while True:
-    os.rename('/tmp/d', '/tmp/dir')
-    os.rename('/tmp/lnk', '/tmp/d')
-    os.rename('/tmp/d', '/tmp/lnk')
-    os.rename('/tmp/dir', '/tmp/d')
+    end = time.monotonic() + 0.02
+    while time.monotonic() < end:
+        os.rename('/tmp/d', '/tmp/dir')
+        os.rename('/tmp/lnk', '/tmp/d')
+        os.rename('/tmp/d', '/tmp/lnk')
+        os.rename('/tmp/dir', '/tmp/d')
+    time.sleep(0.005)  # a directory for a moment: some copies land
 """
 SECRET = "host secret\n"
 
