@@ -214,6 +214,7 @@ def test_a_container_swapping_a_directory_for_a_link_never_reaches_the_host(
     from ansible_collections.ctrops.containerd.plugins.module_utils import in_root
     with in_root.RootDir("/proc/%d/root" % pid) as root:
         for i in range(600):
+            time.sleep(0.001)  # spread over many of the swapper's 25 ms rounds
             path = "/tmp/d/f%d" % (i % 40)
             try:
                 with root.locate(path) as place:
