@@ -19,7 +19,7 @@ from ansible_collections.ctrops.containerd.plugins.module_utils import container
 from ansible_collections.ctrops.containerd.plugins.module_utils.client import CtrError, NotFound
 from ansible_collections.ctrops.containerd.plugins.module_utils.errors import ModuleError
 from ansible_collections.ctrops.containerd.plugins.module_utils.races import act_racing
-from ansible_collections.ctrops.containerd.plugins.module_utils.task_state import task_started
+from ansible_collections.ctrops.containerd.plugins.module_utils.task_state import STARTING_STATES, task_started
 
 
 def resolve_namespaces(client, spec, tasks_by_name):
@@ -103,7 +103,7 @@ def create(manager, spec, tasks_by_name, old=None, old_task=None):
         if restart:
             act([], ctrs.record_restore, manager.client, manager.name, 'running', log_uri)
             recorded = True
-    if manager.params['log_path'] and manager.state in ('running', 'paused'):
+    if manager.params['log_path'] and manager.state in STARTING_STATES:
         # The task starts with the log file asked for (containerd_task's label says which it has).
         log_uri = ctrs.log_uri_for(manager.params['log_path'])
     if log_uri:

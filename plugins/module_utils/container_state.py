@@ -20,10 +20,10 @@ from ansible_collections.ctrops.containerd.plugins.module_utils import readiness
 from ansible_collections.ctrops.containerd.plugins.module_utils import validate
 from ansible_collections.ctrops.containerd.plugins.module_utils.errors import InvalidInput, ModuleError
 from ansible_collections.ctrops.containerd.plugins.module_utils.races import object_lock
-from ansible_collections.ctrops.containerd.plugins.module_utils.task_state import TaskStates
+from ansible_collections.ctrops.containerd.plugins.module_utils.task_state import STARTING_STATES, TaskStates
 
 # The states that also bring the container's task to a state (present: the container only).
-TASK_STATES = ('running', 'paused', 'stopped')
+TASK_STATES = ('running', 'paused', 'stopped', 'restarted')
 STATES = ('present', 'absent') + TASK_STATES
 
 
@@ -90,9 +90,9 @@ def validate_params(params):
     validate.identifier(params['name'], 'name', 'container name')
     if params['state'] != 'absent':
         options.validate_params(params)
-    if params['log_path'] and params['state'] not in ('running', 'paused'):
+    if params['log_path'] and params['state'] not in STARTING_STATES:
         raise InvalidInput('log_path is where a task this module starts writes its output: it takes '
-                           'state=running or state=paused, not state=%s.' % params['state'])
+                           'state=running, paused or restarted, not state=%s.' % params['state'])
     validate.existing_parent(params['log_path'], 'log_path')
     readiness.validate_params(params)
 
@@ -251,7 +251,9 @@ def _converge_locked(run, params, listing):
         if state in TASK_STATES:
             # The task read with the container (the same tasks listing): a no-op costs no further call.
             machine = TaskStates(run, name, labels, params['stop_signal'], params['stop_timeout'])
-            machine.converge(state, after_task, params['log_path'])
+            # A task this run started already (after a create or recreate) is the restart asked for.
+            task_state = 'running' if state == 'restarted' and manager.restarted else state
+            machine.converge(task_state, after_task, params['log_path'])
             run.result['task'] = result = machine.result(state, after_task, processes=False)
             after_task = dict(status=result['status'], pid=result['pid']) if result['status'] else None
             before = dict(before, task=dict(status=task['status'] if task else None))

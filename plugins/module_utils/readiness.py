@@ -65,8 +65,9 @@ def validate_params(params):
     ready = params.get('ready')
     if not ready:
         return
-    if params['state'] != 'running':
-        raise InvalidInput('ready waits until a running task answers: it takes state=running, not state=%s.'
+    if params['state'] not in ('running', 'restarted'):
+        raise InvalidInput('ready waits until a running task answers: it takes state=running or restarted, '
+                           'not state=%s.'
                            % params['state'])
     kind = probe_kind(ready)
     for option in ('tcp', 'port'):

@@ -21,7 +21,7 @@ from ansible_collections.ctrops.containerd.plugins.module_utils.labels import fi
 
 STACK_LABEL = ctrs.STACK_LABEL
 # The states whose container has a task whose namespaces other containers can join.
-SHARING_STATES = ('running', 'paused')
+SHARING_STATES = ('running', 'paused', 'restarted')
 
 
 def _and(names):
@@ -113,7 +113,7 @@ def settled_filter(entry):
     secret_env (its values are compared with the spec, not in the digest), ready.always and log_lines
     (they ask for a probe or the log on every run).
     """
-    if entry['state'] not in SHARING_STATES or entry.get('secret_env'):
+    if entry['state'] not in ('running', 'paused') or entry.get('secret_env'):
         return None
     if (entry.get('ready') or {}).get('always') or entry.get('log_lines'):
         return None  # a readiness probe or the log's end is asked for on every run
@@ -150,7 +150,7 @@ def networks_of(entry):
     name = entry['name']
     if not given:
         return []
-    if entry['state'] != 'running':
+    if entry['state'] not in ('running', 'restarted'):
         raise InvalidInput('Container %s declares networks with state=%s: CNI attaches the network namespace of a '
                            'running task, so give state=running or leave networks out.' % (name, entry['state']))
     for option in ('net_host', 'network_from'):

@@ -2,7 +2,7 @@
 # Copyright (c) ctrops.containerd contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The task state machine: bring a container's task to running, paused, stopped or absent.
+"""The task state machine: bring a container's task to running, paused, stopped or absent, or restart it.
 
 containerd_task (task-only work) and containerd_container's task states (a running container in one
 task) share it, so both start, pause, resume, stop, kill and delete the same way, keep containerd's
@@ -21,7 +21,9 @@ from ansible_collections.ctrops.containerd.plugins.module_utils.errors import Mo
 from ansible_collections.ctrops.containerd.plugins.module_utils.races import act_racing
 
 LIVE = ctrs.LIVE
-STATES = ('running', 'paused', 'stopped', 'absent')
+STATES = ('running', 'paused', 'stopped', 'absent', 'restarted')
+# The states that leave a task running (or paused) with the log file they are given.
+STARTING_STATES = ('running', 'paused', 'restarted')
 
 
 class TaskStates:
@@ -47,7 +49,7 @@ class TaskStates:
         ``state``."""
         count = len(self.run.actions) + len(self.run.lost_races)
         log_uri = ctrs.log_uri_for(log_path)
-        if state in ('running', 'paused'):
+        if state in STARTING_STATES:
             getattr(self, state)(task, log_uri)
         else:
             getattr(self, state)(task)
@@ -65,6 +67,8 @@ class TaskStates:
         if self.has_restart_policy and self.labels.get(ctrs.RESTART_STATUS) != value:
             self.act('set label %s=%s' % (ctrs.RESTART_STATUS, value), ctrs.set_labels, self.client, self.name,
                      {ctrs.RESTART_STATUS: value})
+            # A later step of this run (the start of a restart) compares with what is set now.
+            self.labels = dict(self.labels, **{ctrs.RESTART_STATUS: value})
 
     # -- the steps ------------------------------------------------------------------------
 
@@ -140,6 +144,16 @@ class TaskStates:
                 self.delete(status)
             self.start(log_uri)
 
+    def restarted(self, task, log_uri=None):
+        """Stop a live task (stop signal, then SIGKILL after the timeout), delete it and start a new one; a
+        container without a live task gets one started. Acts on every run."""
+        status = task['status'] if task else None
+        if status in LIVE:
+            self.stop(task)
+        if status is not None:
+            self.delete('stopped' if status in LIVE else status)
+        self.start(log_uri)
+
     def paused(self, task, log_uri=None):
         status = task['status'] if task else None
         if status in ('paused', 'pausing'):
@@ -203,6 +217,8 @@ def predicted(state, task):
         return None
     if state == 'running':
         return dict(status='running', pid=task['pid'] if task and task['status'] in LIVE else None)
+    if state == 'restarted':
+        return dict(status='running', pid=None)  # a new process: its PID is not known before it starts
     if state == 'paused':
         return dict(status='paused', pid=task['pid'] if task else None)
     return dict(status='stopped', pid=task['pid'] if task else None) if task else None

@@ -55,13 +55,17 @@ options:
       - V(stopped) does what V(present) does, then stops a live task with O(stop_signal), SIGKILL after
         O(stop_timeout). The stopped task is kept (C(ctr tasks ls) shows it as STOPPED). A recreate does
         not start the task again.
-      - With V(running), V(paused) and V(stopped) the result also carries RV(task) (status, PID), and
-        the diff shows the task's status.
+      - V(restarted) does what V(present) does, then stops a live task as V(stopped) does, deletes it and
+        starts a new one (with its networks, in M(ctrops.containerd.containerd_stack)); a container without a
+        live task gets one started. It acts, and reports C(changed), on every run (check mode predicts it), like
+        a handler's C(docker restart). A container this run created or recreated is started once, not twice.
+      - With V(running), V(paused), V(stopped) and V(restarted) the result also carries RV(task) (status, PID),
+        and the diff shows the task's status.
       - V(absent) removes the container and its snapshot. If its task is running (or paused), the
         module fails unless O(force=true); then the task is stopped and deleted first. It also drops the
         record of an interrupted recreate (see the description), so a later create does not start a task.
     type: str
-    choices: [present, absent, running, paused, stopped]
+    choices: [present, absent, running, paused, stopped, restarted]
     default: present
   image:
     description:

@@ -59,7 +59,7 @@ options:
           - As O(ctrops.containerd.containerd_container#module:state).
         type: str
         default: present
-        choices: [present, absent, running, paused, stopped]
+        choices: [present, absent, running, paused, stopped, restarted]
       image:
         description:
           - Image to create the container from, as users write it (V(busybox) is C(docker.io/library/busybox:latest)).

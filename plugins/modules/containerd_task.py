@@ -33,10 +33,13 @@ options:
       - V(stopped) sends O(stop_signal), waits O(stop_timeout) seconds, then sends SIGKILL to all of the
         task's processes. The stopped task is kept (C(ctr tasks ls) shows it as STOPPED).
       - V(absent) stops the task if needed and deletes it.
+      - V(restarted) stops a live task as V(stopped) does, deletes it and starts a new one (a new PID); a
+        container without a live task gets one started. It acts, and reports C(changed), on every run
+        (check mode predicts it), as a handler after a configuration change wants.
       - V(stopped) and V(absent) hold for a container that does not exist (nothing is done);
-        V(running) and V(paused) fail for it.
+        V(running), V(paused) and V(restarted) fail for it.
     type: str
-    choices: [running, paused, stopped, absent]
+    choices: [running, paused, stopped, absent, restarted]
     default: running
   log_path:
     description:
@@ -197,7 +200,7 @@ from ansible_collections.ctrops.containerd.plugins.module_utils import validate
 from ansible_collections.ctrops.containerd.plugins.module_utils.errors import ModuleError
 from ansible_collections.ctrops.containerd.plugins.module_utils.module_run import ModuleRun
 from ansible_collections.ctrops.containerd.plugins.module_utils.races import object_lock
-from ansible_collections.ctrops.containerd.plugins.module_utils.task_state import STATES, TaskStates
+from ansible_collections.ctrops.containerd.plugins.module_utils.task_state import STARTING_STATES, STATES, TaskStates
 
 
 def validate_params(params):
@@ -218,7 +221,7 @@ def converge(run):
     with object_lock(run, 'container', name, wait=client.timeout + params['stop_timeout'] + 30):
         task = ctrs.tasks(client).get(name)
         info = ctrs.container_info(client, name)
-        if info is None and state in ('running', 'paused'):
+        if info is None and state in STARTING_STATES:
             raise ModuleError('Container %s does not exist in namespace %s: create it first with '
                               'ctrops.containerd.containerd_container.' % (name, client.namespace))
         machine = TaskStates(run, name, (info or {}).get('Labels'), params['stop_signal'], params['stop_timeout'])

@@ -682,6 +682,33 @@ def test_running_with_a_restart_policy_sets_the_monitor_label(containerd, run_mo
     assert info(containerd, name)["Labels"][label] == "stopped"
 
 
+def test_restarted_starts_once_after_a_recreate_and_again_on_every_run(containerd, run_module, busybox,
+                                                                       container_name):
+    name = container_name()
+    args = containerd.module_args(name=name, image="rig/busybox:1", state="restarted", stop_timeout=5,
+                                  command=["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 0.2; done"])
+
+    def starts(result):
+        return [action for action in result["actions"] if action.startswith("start task")]
+    created = run_module("containerd_container", **args)
+    assert created["changed"] is True and starts(created) == ["start task %s" % name], created
+    pid = task(containerd, name)[0]
+    assert created["task"]["pid"] == pid and created["task"]["status"] == "running"
+    # A recreate stops and starts the task: that is the restart, not a second one.
+    recreated = run_module("containerd_container", **dict(args, env={"V": "2"}))
+    assert recreated["differences"] == ["env.V"] and len(starts(recreated)) == 1, recreated
+    assert task(containerd, name)[0] not in (pid, None)
+    pid = task(containerd, name)[0]
+    predicted = run_module("containerd_container", check=True, **dict(args, env={"V": "2"}))
+    assert predicted["changed"] is True and predicted["task"]["status"] == "running", predicted
+    assert predicted["task"]["pid"] is None and predicted["task"]["netns"] is None
+    assert task(containerd, name)[0] == pid
+    again = run_module("containerd_container", **dict(args, env={"V": "2"}))
+    assert again["changed"] is True and again["actions"] == predicted["actions"], (predicted, again)
+    assert "differences" not in again and task(containerd, name)[0] not in (pid, None)
+    assert again["diff"]["before"]["task"] == again["diff"]["after"]["task"] == {"status": "running"}
+
+
 def test_task_state_errors_are_clear(containerd, run_module, busybox, container_name, tmp_path):
     name = container_name()
     base = containerd.module_args(name=name, image="rig/busybox:1", command=["sleep", "600"])
@@ -689,7 +716,7 @@ def test_task_state_errors_are_clear(containerd, run_module, busybox, container_
         wrong = run_module("containerd_container", **dict(base, state=state, log_path=str(tmp_path / "x.log")))
         assert wrong.get("failed") is True, wrong
         assert wrong["msg"] == ("log_path is where a task this module starts writes its output: it takes "
-                                "state=running or state=paused, not state=%s." % state)
+                                "state=running, paused or restarted, not state=%s." % state)
     no_dir = run_module("containerd_container", **dict(base, state="running",
                                                        log_path=str(tmp_path / "nope" / "x.log")))
     assert no_dir.get("failed") is True

@@ -117,7 +117,7 @@ def test_bad_ready_input_is_one_sentence_before_any_change(containerd, run_modul
          "Container %s has no address to probe from the host: set net_host, join with network_from a container "
          "attached with ctrops.containerd.cni_network, give ready.host, or use an exec probe." % name),
         (dict(ready=dict(exec=["true"]), state="present"),
-         "ready waits until a running task answers: it takes state=running, not state=present."),
+         "ready waits until a running task answers: it takes state=running or restarted, not state=present."),
         (dict(ready=dict(tcp=70000, host="127.0.0.1")),
          "ready.tcp must be a port number from 1 to 65535, not 70000."),
         (dict(log_lines=-1), "log_lines must be 0 or more lines."),

@@ -232,6 +232,18 @@ def test_stack_networks_attach_follow_recreate_and_detach(containerd, run_module
     new_b = applied["containers"][1]
     assert addresses_in(new_b["pid"], "net1") == new_b["networks"][0]["addresses"] and len(stack_net.leases()) == 1
 
+    # b restarted (a handler's restart): a new task, its attachment made again in the new namespace, still one lease.
+    restarted = dict(recreated, containers=[recreated["containers"][0], dict(recreated["containers"][1],
+                                                                             state="restarted")])
+    predicted = run_module("containerd_stack", check=True, **restarted)
+    applied = run_module("containerd_stack", **restarted)
+    assert applied["changed"] is True and applied["actions"] == predicted["actions"], (predicted, applied)
+    assert "start task %s" % b in applied["actions"] and applied["actions"][-1] == repair, applied
+    again_b = applied["containers"][1]
+    assert again_b["pid"] != new_b["pid"] and again_b["status"] == "running"
+    assert addresses_in(again_b["pid"], "net1") == again_b["networks"][0]["addresses"]
+    assert len(stack_net.leases()) == 1
+
     # Removing the stack's containers releases their attachments: no lease, no cache entry, no ipMasq rule.
     gone = run_module("containerd_stack", **dict(args, containers=[]))
     assert "detach %s/net1 from network %s" % (b, stack_net.name) in gone["actions"], gone

@@ -193,6 +193,35 @@ def test_restart_monitor_labels_follow_the_task(containerd, run_module, make_con
     assert again["changed"] is False, again
 
 
+def test_restarted_acts_on_every_run_with_a_new_pid(containerd, run_module, make_container):
+    name = make_container(TRAPS_TERM, restart_policy="always")
+    args = containerd.module_args(container=name, state="restarted", stop_timeout=5)
+    first = run_module("containerd_task", **args)  # no task yet: one is started
+    assert first["changed"] is True and first["actions"][-1] == "start task %s" % name, first
+    pid, status = task(containerd, name)
+    assert status == "RUNNING" and first["task"]["pid"] == pid
+
+    label = "containerd.io/restart.status"
+    actions = ["set label %s=stopped" % label, "stop task %s (SIGTERM, SIGKILL after 5s)" % name,
+               "delete task %s" % name, "set labels %s" % label, "start task %s" % name]
+    predicted = run_module("containerd_task", check=True, **args)
+    assert predicted["changed"] is True and predicted["actions"] == actions, predicted
+    assert predicted["task"]["status"] == "running" and predicted["task"]["pid"] is None
+    assert task(containerd, name) == (pid, "RUNNING"), "check mode restarted the task"
+
+    for _round in range(2):  # a restart is asked for again on every run
+        applied = run_module("containerd_task", **args)
+        assert applied["changed"] is True and applied["actions"] == actions, applied
+        new_pid, status = task(containerd, name)
+        assert new_pid != pid and status == "RUNNING" and applied["task"]["pid"] == new_pid
+        assert applied["diff"]["before"] == {"status": "running"} and applied["diff"]["after"] == {"status": "running"}
+        assert info(containerd, name)["Labels"][label] == "running"
+        pid = new_pid
+
+    gone = run_module("containerd_task", **containerd.module_args(container="nosuch", state="restarted"))
+    assert gone.get("failed") is True and gone["msg"].startswith("Container nosuch does not exist"), gone
+
+
 def test_errors_are_clear(containerd, run_module, make_container, tmp_path):
     missing = run_module("containerd_task", **containerd.module_args(container="nosuch"))
     assert missing.get("failed") is True
