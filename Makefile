@@ -33,10 +33,11 @@ unit: setup collection
 	@bash .ci/suite.sh unit $(BIN)/pytest tests/unit $(PYTEST_ARGS)
 
 # Two workers (pytest-xdist): tests spend much of their time waiting (tasks starting and stopping,
-# polls, daemons), which two workers overlap. INTEGRATION_WORKERS=0 runs them in one process.
+# polls, daemons), which two workers overlap. INTEGRATION_WORKERS=0 runs them in one process. The 15 slowest
+# tests are listed at the end: where the next cut of the budget is.
 INTEGRATION_WORKERS ?= 2
 integration: setup collection
-	@bash .ci/suite.sh integration $(BIN)/pytest tests/integration -n $(INTEGRATION_WORKERS) $(PYTEST_ARGS)
+	@bash .ci/suite.sh integration $(BIN)/pytest tests/integration -n $(INTEGRATION_WORKERS) --durations=15 $(PYTEST_ARGS)
 
 # The other ansible-core lines (sanity, unit, smoke) and the managed-node Pythons (smoke).
 matrix: setup collection
