@@ -320,8 +320,10 @@ def plan_and_copy(run, source, dest, root, uid, gid):
                 before, info = place.read()
             if before != data:
                 changed.append(logical)
-                kept_mode = stat.S_IMODE(info.st_mode) if info is not None else source_mode
-                run.act('copy %s' % logical, place.write, data, kept_mode if mode is None else mode, uid, gid)
+                # As ansible.builtin.copy: a replaced file keeps its mode, owner and group unless they are given.
+                kept = (info.st_mode, info.st_uid, info.st_gid) if info is not None else (source_mode, None, None)
+                run.act('copy %s' % logical, place.write, data, stat.S_IMODE(kept[0]) if mode is None else mode,
+                        kept[1] if uid is None else uid, kept[2] if gid is None else gid)
             elif attributes_differ(info, mode, uid, gid):
                 changed.append(logical)
                 run.act('set attributes of %s' % logical, place.set_attributes, mode, uid, gid)

@@ -54,6 +54,10 @@ def test_content_into_running_container(containerd, run_module, running):
     edited = run_module("containerd_copy", **dict(args, content="port=81\n"))
     assert edited["changed"] is True and edited["diff"]["before"] == "port=80\n"
     assert edited["checksum"] == hashlib.sha1(b"port=81\n").hexdigest()
+    # New content without mode, owner or group: the file keeps the ones it has.
+    bare = dict((k, v) for k, v in args.items() if k not in ("mode", "owner", "group"))
+    assert run_module("containerd_copy", **dict(bare, content="port=82\n"))["changed"] is True
+    assert exec_out(containerd, running, "stat", "-c", "%a %u %g", "/etc/app.conf").split() == ["640", "65534", "0"]
 
 
 def test_file_into_container_without_task_through_its_snapshot(containerd, run_module, idle, tmp_path):

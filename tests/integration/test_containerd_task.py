@@ -108,7 +108,9 @@ def test_paused_starts_a_task_first_from_any_state(containerd, run_module, make_
     restarted = run_module("containerd_task", **args)
     assert restarted["actions"] == ["delete task %s" % name, "start task %s" % name, "pause task %s" % name]
     assert task(containerd, name)[1] == "PAUSED" and restarted["task"]["pid"] != pid
-    run_module("containerd_task", **containerd.module_args(container=name, state="absent"))
+    # sleep as PID 1 ignores SIGTERM: no timeout to wait for (10 s a version of the test budget).
+    gone = run_module("containerd_task", **containerd.module_args(container=name, state="absent", stop_timeout=0))
+    assert gone["changed"] is True and task(containerd, name) is None, gone
 
 
 def test_stop_by_signal_and_by_sigkill_after_timeout(containerd, run_module, make_container):
