@@ -22,11 +22,13 @@ from ansible_collections.ctrops.containerd.plugins.module_utils.races import act
 from ansible_collections.ctrops.containerd.plugins.module_utils.task_state import STARTING_STATES, task_started
 
 
-def resolve_namespaces(client, spec, tasks_by_name):
+def resolve_namespaces(client, spec, tasks_by_name, pinned):
     paths = {}
     for option, kind, _short in ctrs.SHARED_NAMESPACES:
         value = spec[option]
-        if value and (tasks_by_name.get(value) or {}).get('predicted'):
+        if ctrs.joins_pinned(kind, value, pinned):
+            paths[kind] = pinned[value]  # it outlives the tasks of the container that has it
+        elif value and (tasks_by_name.get(value) or {}).get('predicted'):
             # Check mode: a task this run would start first; the path is known only once it runs.
             paths[kind] = '/proc/<pid of %s>/ns/%s' % (value, kind)
         elif value:
@@ -78,7 +80,7 @@ def create(manager, spec, tasks_by_name, old=None, old_task=None):
     the task is not started again: the declared state wins over the record.
     """
     act = manager.run.act
-    ns_paths = resolve_namespaces(manager.client, spec, tasks_by_name)
+    ns_paths = resolve_namespaces(manager.client, spec, tasks_by_name, manager.listing.pinned)
     if spec['image'] not in manager.listing.images and not ctrs.image_exists(manager.client, spec['image']):
         message = ctrs.missing_image_message(spec['image']) % manager.client.namespace
         if not manager.run.check_mode:

@@ -297,7 +297,8 @@ def _namespace_checker(option):
         if value is None:
             return
         if value.startswith('/'):
-            if not os.path.exists(value):
+            # A stack's pinned namespace is made just before the container (not in check mode).
+            if not os.path.exists(value) and not params.get('netns_pinned'):
                 raise InvalidInput('%s: namespace path %s does not exist.' % (option, value))
             return
         problem = validate.identifier_error(value, '%s container name' % option)

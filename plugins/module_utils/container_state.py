@@ -54,6 +54,7 @@ class Listing:
         self._tasks = None
         self.restarted = set()  # containers whose task this run started (their namespaces are new)
         self.images = set()     # images this run pulled or imported (check mode: would have)
+        self.pinned = {}        # container -> its pinned network namespace (containerd_stack's networks)
 
     def info(self, name):
         if name not in self._infos:
@@ -142,11 +143,14 @@ class ContainerManager:
             self.labels = dict(summary['labels'])
             self.restore(spec, ctrs.parse_restore(restore)[1], True)
             return spec
-        rejoin = [option for option, _kind, _s in ctrs.SHARED_NAMESPACES if spec[option] in self.listing.restarted]
+        rejoin = [option for option, kind, _s in ctrs.SHARED_NAMESPACES if spec[option] in self.listing.restarted
+                  and not ctrs.joins_pinned(kind, spec[option], self.listing.pinned)]
         if not diffs and (not running or rejoin):
             # A path to a task that is gone matters while this container has no task of its own holding
             # it; a task this run (re)started (a stack's other container) gives a new namespace to join.
-            stale = set(ctrs.stale_namespaces(spec, summary, tasks_by_name) if not running else []) | set(rejoin)
+            stale = set(rejoin)
+            if not running:
+                stale |= set(ctrs.stale_namespaces(spec, summary, tasks_by_name, self.listing.pinned))
             diffs = [(option, 'current namespace of %s' % spec[option], summary['namespaces'].get(kind))
                      for option, kind, _s in ctrs.SHARED_NAMESPACES if option in stale]
         if diffs:

@@ -147,12 +147,22 @@ def namespace_path(value, kind, tasks_by_name, namespace):
     return '/proc/%d/ns/%s' % (task['pid'], short)
 
 
-def stale_namespaces(spec, summary, tasks_by_name):
-    """Shared namespaces whose path points at a task that is gone (the named container restarted)."""
+def joins_pinned(kind, value, pinned):
+    """Whether a *_from option names a container whose network namespace is pinned (``pinned``: name -> path)."""
+    return kind == 'network' and bool(value) and value in pinned
+
+
+def stale_namespaces(spec, summary, tasks_by_name, pinned=None):
+    """Shared namespaces whose path points at a task that is gone (the named container restarted), or not at the
+    pinned namespace of the named container."""
     stale = []
     for option, kind, _short in SHARED_NAMESPACES:
         wanted = spec[option]
         if not wanted or wanted.startswith('/'):
+            continue
+        if joins_pinned(kind, wanted, pinned or {}):
+            if summary['namespaces'].get(kind) != pinned[wanted]:
+                stale.append(option)
             continue
         task = tasks_by_name.get(wanted)
         joined = summary['namespaces'].get(kind)

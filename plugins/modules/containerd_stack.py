@@ -701,11 +701,14 @@ ctr_calls:
   type: int
 '''
 
+import os
+
 # First of ours: the rest of this collection's module_utils then compile once per run (compile_once.py).
 from ansible_collections.ctrops.containerd.plugins.module_utils import compile_once  # noqa: F401 pylint: disable=unused-import
 
 from ansible_collections.ctrops.containerd.plugins.module_utils import cni
 from ansible_collections.ctrops.containerd.plugins.module_utils import containers as ctrs
+from ansible_collections.ctrops.containerd.plugins.module_utils import netns
 from ansible_collections.ctrops.containerd.plugins.module_utils import readiness
 from ansible_collections.ctrops.containerd.plugins.module_utils import reference
 from ansible_collections.ctrops.containerd.plugins.module_utils import stack
@@ -746,6 +749,11 @@ def entries_of(run):
                 raise
             raise InvalidInput('Container %s: %s' % (entry['name'], exc.message))
         entry['networks'] = stack.networks_of(entry)
+        if entry['networks']:
+            # Its tasks join its pinned network namespace, where its attachments are (Networks.attach).
+            entry['netns_pinned'] = True
+            entry['network_from'] = netns.pinned_path(run.params['cni']['netns_dir'], run.params['address'],
+                                                      run.params['namespace'], entry['name'])
         entries.append(entry)
     return entries
 
@@ -773,29 +781,53 @@ def network_configs(run, entries):
 
 
 class Networks:
-    """The CNI side of a stack run: each container's attachments after its task is converged."""
+    """The CNI side of a stack run: each networked container's pinned network namespace and its attachments,
+    made before its task starts (its tasks join that namespace, so they keep them: see netns.py)."""
 
-    def __init__(self, run, configs):
+    def __init__(self, run, configs, listing):
         settings = run.params['cni']
         self.settings = settings
         self.runner = cni.PluginRunner(run.module, settings['bin_dirs'], run.params['timeout'])
         self.configs = configs
+        self.listing = listing
         # Attachments this stack made in this containerd namespace: the ones it may release.
         self.record = dict(address=run.params['address'], namespace=run.params['namespace'], stack=run.params['name'])
 
-    def converge(self, part, wanted, result):
-        """Attach the container of ``result`` (its pid) to ``wanted``, release what it no longer declares;
-        adds ``networks`` to the result, and to the part's diff when they change."""
-        pid = result.get('pid') if result.get('status') == 'running' else None
-        netns = '/proc/%d/ns/net' % pid if pid else None
-        count = len(part.actions)
-        before, after = cni.converge_networks(part, self.runner, self.settings, result['name'], netns, wanted,
-                                              self.configs, self.record)
+    def pinned(self, name):
+        return netns.pinned_path(self.settings['netns_dir'], self.record['address'], self.record['namespace'], name)
+
+    def attach(self, part, entry):
+        """Before the container converges: its pinned namespace, made when missing, attached to the networks it
+        declares (and released from those it no longer does); returns (before, after) for the result and diff."""
+        path = self.pinned(entry['name'])
+        if not netns.is_pinned(path):
+            with cni.FileLock(self.settings['cache_dir'], self.settings['lock_timeout'], create=not part.check_mode):
+                if not netns.is_pinned(path):
+                    part.act('create network namespace %s' % path, netns.create, path)
+        live = path if netns.is_pinned(path) else None
+        self.listing.pinned[entry['name']] = path
+        return cni.converge_networks(part, self.runner, self.settings, entry['name'], live, entry['networks'],
+                                     self.configs, self.record)
+
+    def release(self, part, name):
+        """After the container converges without networks (or is removed): the attachments this stack made for
+        it, and its pinned namespace."""
+        before, after = cni.converge_networks(part, self.runner, self.settings, name, None, [], self.configs,
+                                              self.record)
+        path = self.pinned(name)
+        if os.path.lexists(path):
+            part.act('remove network namespace %s' % path, netns.remove, path)
+        return before, after
+
+    @staticmethod
+    def report(part, result, count, attached):
+        """``networks`` in the container's result, and in its diff when this run changed them."""
+        before, after = attached
         result['networks'] = after
         if len(part.actions) > count:
             diff = part.diff or dict(before={}, after={})
             part.diff = dict(before=dict(diff['before'], networks=before), after=dict(diff['after'], networks=after))
-            result.update(changed=True, actions=part.actions)
+            result.update(changed=bool(part.actions), actions=part.actions)
 
 
 def images_of(run):
@@ -887,9 +919,8 @@ def converge(run):
         orphans = [name for name in found if name not in declared]
     existing = ctrs.list_containers(client) if stack.undeclared_targets(entries) else ()
     order = stack.plan(entries, existing, orphans)
-    networks = Networks(run, network_configs(run, entries))
-
     listing = Listing(client)
+    networks = Networks(run, network_configs(run, entries), listing)
     image_results, failed_images = converge_images(run, images, listing)
 
     # One call tells which running containers are exactly as declared (see stack.settled_filter).
@@ -905,22 +936,24 @@ def converge(run):
                                  failed=True, msg='Container %s was not converged: %s.' % (name, failed[name]))
             continue
         task = listing.tasks().get(name) if name in settled else None
-        joins_restarted = any(target in listing.restarted for _o, _k, target in stack.references(entry))
+        joins_restarted = any(target in listing.restarted and not ctrs.joins_pinned(kind, target, listing.pinned)
+                              for _o, kind, target in stack.references(entry))
         part = parts[name] = run.part(entry)
+        count = 0
         try:
-            deferred = False
+            attached = None
+            if entry['networks']:
+                attached = networks.attach(part, entry)
             if name in settled and stack.settled_task(entry, task) and not joins_restarted:
                 results[name] = container_result(entry, task=task)
             else:
-                # A probe of an attached container reaches the address its networks give it: wait after them.
-                deferred = bool(entry['networks'] and entry.get('ready'))
-                converge_container(part, entry, listing, defer_ready=deferred)
+                probed = dict(entry, ready=ready_on_networks(entry, attached[1])) \
+                    if attached and entry.get('ready') else entry
+                converge_container(part, probed, listing)
                 results[name] = container_result(entry, part)
-            networks.converge(part, entry['networks'], results[name])
-            if deferred:
-                probed = dict(entry, ready=ready_on_networks(entry, results[name]['networks']))
-                confirm_ready(part, probed, listing, readiness.target(probed))
-                results[name] = dict(container_result(entry, part), networks=results[name]['networks'])
+            if attached is None:
+                attached = networks.release(part, name)
+            Networks.report(part, results[name], count, attached)
         except ModuleError as exc:
             failed[name] = exc.message.rstrip('.')
             results[name] = dict(results.get(name) or container_result(entry, part), failed=True, msg=exc.message)
@@ -931,7 +964,7 @@ def converge(run):
         try:
             converge_container(part, entry, listing)
             removed.append(dict(container_result(entry, part), orphan=True))
-            networks.converge(part, [], removed[-1])
+            Networks.report(part, removed[-1], 0, networks.release(part, name))
         except ModuleError as exc:
             failed[name] = exc.message.rstrip('.')
             removed.append(dict(container_result(entry, part), orphan=True, failed=True, msg=exc.message))
@@ -966,6 +999,7 @@ def main():
             bin_dirs=dict(type='list', elements='path', default=list(cni.DEFAULT_BIN_DIRS)),
             cache_dir=dict(type='path', default='/var/lib/cni'),
             lock_timeout=dict(type='int', default=120),
+            netns_dir=dict(type='path', default=netns.DEFAULT_DIR),
         )),
     ))
     run.execute(converge, run)

@@ -19,6 +19,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from rig.containerd import mounts_under
+
 PLUGINS = {
     "1.1.1": "/usr/lib/cni",
     "1.9.1": os.path.join(os.environ.get("CTROPS_CACHE", "/var/cache/ctrops-tests"),
@@ -79,6 +81,7 @@ class Net:
         self.conf_dir = str(tmp_path / "net.d")
         self.cache_dir = str(tmp_path / "cache")
         self.data_dir = str(tmp_path / "ipam")
+        self.netns_dir = str(tmp_path / "netns")  # containerd_stack's pinned network namespaces
         self.bin_dirs = [plugins]
         self.containers = []
         self.containerd = None
@@ -129,6 +132,11 @@ class Net:
                 self.kill_task(name)
                 self.containerd.ctr_run("containers", "delete", name, check=False)
         found = {"links": links_of(self.bridge), "nat rules": nat_rules_of(self.name)}
+        pinned = mounts_under(self.netns_dir)
+        if pinned:
+            found["pinned network namespaces"] = pinned
+            for point in pinned:
+                subprocess.run(["umount", "-l", point], check=False)
         for line in found["nat rules"]:
             if line.startswith("-A "):
                 subprocess.run(["iptables", "-w", "-t", "nat", "-D"] + _split(line)[1:], check=False)
@@ -141,6 +149,7 @@ class Net:
         if self.bridge in found["links"]:
             subprocess.run(["ip", "link", "delete", self.bridge], check=False)
         left = {"links": links_of(self.bridge), "nat rules": nat_rules_of(self.name),
+                "pinned network namespaces": mounts_under(self.netns_dir),
                 "nat chains": [masq_chain(self.name, c) for c in self.containers
                                if chain_exists(masq_chain(self.name, c))]}
         if any(left.values()):

@@ -5,6 +5,7 @@ makes most proofs: check mode, the first run, the no-op and its ctr call count, 
 the joined container and those that join it, an orphan removed.
 """
 
+import hashlib
 import os
 import subprocess
 
@@ -177,17 +178,22 @@ def test_stack_networks_attach_follow_recreate_and_detach(containerd, run_module
                                                           uid, counting_ctr):
     a, b = "neta-%s" % uid, "netb-%s" % uid
     assert run_module("cni_network", **stack_net.definition())["changed"] is True
-    cni = dict(conf_dir=stack_net.conf_dir, cache_dir=stack_net.cache_dir, bin_dirs=stack_net.bin_dirs)
+    cni = dict(conf_dir=stack_net.conf_dir, cache_dir=stack_net.cache_dir, bin_dirs=stack_net.bin_dirs,
+               netns_dir=stack_net.netns_dir)
     image = dict(name=rig_images["busybox"]["ref"], source="archive", archive_path=rig_images["busybox"]["path"])
     common = dict(image="rig/busybox:1", command="sleep 600", state="running", stop_timeout=1)
     args = containerd.module_args(name="netted", namespace=stack_ns, images=[image], cni=cni, remove_orphans=True,
                                   containers=[dict(common, name=a, networks=[stack_net.name]), dict(common, name=b)])
     attach_a = "attach %s/eth0 to network %s" % (a, stack_net.name)
+    pinned_a = pinned(stack_net, containerd, stack_ns, a)
 
     predicted = run_module("containerd_stack", check=True, **args)
     assert predicted["changed"] is True and attach_a in predicted["actions"], predicted
-    assert predicted["actions"].index("start task %s" % a) < predicted["actions"].index(attach_a)
+    # The task is started in a namespace that has its network already.
+    assert predicted["actions"].index("create network namespace %s" % pinned_a) \
+        < predicted["actions"].index(attach_a) < predicted["actions"].index("start task %s" % a)
     assert not os.path.exists(stack_net.cache_file(a)) and stack_net.leases() == [], "check mode attached"
+    assert not os.path.exists(pinned_a), "check mode made the namespace"
 
     first = run_module("containerd_stack", **args)
     assert first["changed"] is True and first["actions"] == predicted["actions"], (predicted, first)
@@ -196,6 +202,7 @@ def test_stack_networks_attach_follow_recreate_and_detach(containerd, run_module
     assert by_name[a]["networks"] == [dict(name=stack_net.name, ifname="eth0", addresses=[address])]
     assert by_name[b]["networks"] == []
     assert addresses_in(by_name[a]["pid"], "eth0") == [address], "the task's netns holds the address"
+    assert os.stat(pinned_a).st_ino == os.stat("/proc/%d/ns/net" % by_name[a]["pid"]).st_ino
     assert first["diff"]["before"][a]["networks"] == [] and first["diff"]["after"][a]["networks"] == \
         by_name[a]["networks"]
     assert len(stack_net.leases()) == 1 and os.path.exists(stack_net.cache_file(a))
@@ -208,47 +215,58 @@ def test_stack_networks_attach_follow_recreate_and_detach(containerd, run_module
     assert count() == 5, "attachments cost no ctr call in a no-op"
     assert run_module("containerd_stack", check=True, **args)["changed"] is False
 
-    # a drops the network, b joins it through a fixed interface name: one lease, a's released.
+    # a drops the network (its container no longer joins the pinned namespace: recreated), b joins it through a
+    # fixed interface name: one lease, a's released with its namespace.
+    pinned_b = pinned(stack_net, containerd, stack_ns, b)
     attach_b = "attach %s/net1 to network %s" % (b, stack_net.name)
     moved = dict(args, containers=[dict(common, name=a), dict(common, name=b, networks=[
         dict(name=stack_net.name, ifname="net1")])])
     predicted = run_module("containerd_stack", check=True, **moved)
     applied = run_module("containerd_stack", **moved)
-    assert applied["actions"] == predicted["actions"] == [
-        "detach %s/eth0 from network %s" % (a, stack_net.name), attach_b], applied
+    assert applied["actions"] == predicted["actions"], (predicted, applied)
+    actions = applied["actions"]
+    assert actions.index("detach %s/eth0 from network %s" % (a, stack_net.name)) \
+        < actions.index("remove network namespace %s" % pinned_a) \
+        < actions.index("create network namespace %s" % pinned_b) < actions.index(attach_b) \
+        < actions.index("start task %s" % b), actions
     by_name = dict((c["name"], c) for c in applied["containers"])
     [address_b] = by_name[b]["networks"][0]["addresses"]
     assert addresses_in(by_name[b]["pid"], "net1") == [address_b] and addresses_in(by_name[a]["pid"], "eth0") == []
     assert applied["diff"]["before"][a]["networks"][0]["name"] == stack_net.name
     assert applied["diff"]["after"][a]["networks"] == []
     assert len(stack_net.leases()) == 1 and not os.path.exists(stack_net.cache_file(a))
+    assert not os.path.exists(pinned_a)
 
-    # b is recreated: its new task's network namespace gets the attachment again.
+    # b is recreated, then restarted (a handler's restart): its new tasks join the same namespace, which keeps
+    # its address; nothing to repair, still one lease.
     recreated = dict(moved, containers=[moved["containers"][0], dict(moved["containers"][1], env={"V": "2"})])
-    predicted = run_module("containerd_stack", check=True, **recreated)
-    applied = run_module("containerd_stack", **recreated)
-    repair = "repair attachment of %s/net1 to network %s (the task has another network namespace)" % (b, stack_net.name)
-    assert applied["actions"] == predicted["actions"] and applied["actions"][-1] == repair, applied
-    new_b = applied["containers"][1]
-    assert addresses_in(new_b["pid"], "net1") == new_b["networks"][0]["addresses"] and len(stack_net.leases()) == 1
-
-    # b restarted (a handler's restart): a new task, its attachment made again in the new namespace, still one lease.
     restarted = dict(recreated, containers=[recreated["containers"][0], dict(recreated["containers"][1],
                                                                              state="restarted")])
-    predicted = run_module("containerd_stack", check=True, **restarted)
-    applied = run_module("containerd_stack", **restarted)
-    assert applied["changed"] is True and applied["actions"] == predicted["actions"], (predicted, applied)
-    assert "start task %s" % b in applied["actions"] and applied["actions"][-1] == repair, applied
-    again_b = applied["containers"][1]
-    assert again_b["pid"] != new_b["pid"] and again_b["status"] == "running"
-    assert addresses_in(again_b["pid"], "net1") == again_b["networks"][0]["addresses"]
-    assert len(stack_net.leases()) == 1
+    pid = by_name[b]["pid"]
+    for changed in (recreated, restarted):
+        predicted = run_module("containerd_stack", check=True, **changed)
+        applied = run_module("containerd_stack", **changed)
+        assert applied["changed"] is True and applied["actions"] == predicted["actions"], (predicted, applied)
+        assert applied["actions"][-1] == "start task %s" % b and not any(
+            "attach" in action for action in applied["actions"]), applied
+        new_b = applied["containers"][1]
+        assert new_b["pid"] != pid and new_b["networks"][0]["addresses"] == [address_b]
+        assert addresses_in(new_b["pid"], "net1") == [address_b] and len(stack_net.leases()) == 1
+        pid = new_b["pid"]
 
-    # Removing the stack's containers releases their attachments: no lease, no cache entry, no ipMasq rule.
+    # Removing the stack's containers releases their attachments and namespaces: no lease, no cache entry, no
+    # ipMasq rule, no mount.
     gone = run_module("containerd_stack", **dict(args, containers=[]))
     assert "detach %s/net1 from network %s" % (b, stack_net.name) in gone["actions"], gone
+    assert "remove network namespace %s" % pinned_b in gone["actions"], gone
     assert stack_net.leases() == [] and not os.listdir(os.path.join(stack_net.cache_dir, "results"))
-    assert nat_rules_of(stack_net.name) == []
+    assert nat_rules_of(stack_net.name) == [] and os.listdir(stack_net.netns_dir) == []
+
+
+def pinned(net, containerd, namespace, name):
+    """The file a stack container's pinned network namespace is mounted on (netns.pinned_path's rule)."""
+    digest = hashlib.sha256(("%s\0%s\0%s" % (containerd.address, namespace, name)).encode()).hexdigest()[:8]
+    return os.path.join(net.netns_dir, "ctrops-%s-%s-%s" % (namespace, name, digest))
 
 
 def test_stack_readiness_probes_the_address_its_networks_give(
