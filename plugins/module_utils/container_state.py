@@ -176,7 +176,7 @@ class ContainerManager:
         return container_actions.absent(self, info, task)
 
 
-def converge_container(run, params, listing, defer_ready=False):
+def converge_container(run, params, listing):
     """Converge the container ``params`` describe (its options as containerd_container takes them).
 
     ``run`` is a ModuleRun or a RunPart: its result gets ``container`` (the view after the run), ``task``
@@ -184,15 +184,13 @@ def converge_container(run, params, listing, defer_ready=False):
     """
     validate_params(params)
     # What a readiness probe reaches is known before the run acts: a container without an address fails first.
-    # A caller that attaches networks after the task runs (containerd_stack) waits itself, with confirm_ready.
-    probe = readiness.target(params) if params.get('ready') and not defer_ready else None
+    probe = readiness.target(params) if params.get('ready') else None
     # Runs of this collection on one container (containerd_task's too) go one after the other on a host:
     # a recreate is several steps that another run must not interleave with.
     wait = run.client.timeout + params['stop_timeout'] + 30
     with object_lock(run, 'container', params['name'], wait):
         _converge_locked(run, params, listing)
-    if not defer_ready:
-        confirm_ready(run, params, listing, probe)
+    confirm_ready(run, params, listing, probe)
 
 
 def confirm_ready(run, params, listing, probe):

@@ -283,10 +283,16 @@ options:
         type: path
       networks:
         description:
-          - CNI networks to attach the container's task to, after the task runs, as
-            M(ctrops.containerd.cni_network) with O(ctrops.containerd.cni_network#module:state=attached) does
-            (the same plugin chain, libcni cache, CHECK and repair, lock). Each network must be defined in
-            O(cni.conf_dir).
+          - CNI networks to attach the container to, as M(ctrops.containerd.cni_network) with
+            O(ctrops.containerd.cni_network#module:state=attached) does (the same plugin chain, libcni cache,
+            CHECK and repair, lock). Each network must be defined in O(cni.conf_dir).
+          - The container gets a network namespace of its own that outlives its tasks, pinned on a file in
+            O(cni.netns_dir) (as C(ip netns add) and containerd's CRI sandboxes do), attached before its task
+            starts; every task of the container joins it (ctr's C(--with-ns network:PATH)). So a task that
+            containerd's restart monitor starts again (O(containers[].restart_policy), after the process died or
+            after containerd restarted) keeps its interfaces, address, lease and port mappings with no Ansible
+            run, and a recreate or O(containers[].state=restarted) keeps its address. A container of
+            O(containers[].network_from) that names it joins the same pinned namespace.
           - Each element is a network name, or a dict with C(name) and optionally C(ifname) (the interface in
             the container; default C(eth0) for the first element, C(eth1) for the second, ...), C(cni_args)
             and C(capability_args) (as O(ctrops.containerd.cni_network#module:cni_args) and
@@ -296,7 +302,8 @@ options:
           - A network no longer listed (or every network, when the container is removed or is an orphan) is
             detached. Only attachments this stack made are detached; those made by
             M(ctrops.containerd.cni_network) are left alone.
-          - When the task starts again (a recreate), its attachments are repaired into the new network namespace.
+          - After a host reboot the pinned namespace is gone (it lives in C(/run)) and the task cannot start until
+            the next run of this module makes it again and repairs the attachments.
         type: list
         elements: raw
       ready:
@@ -519,6 +526,13 @@ options:
           - Seconds to wait for the CNI lock held by another run on the host.
         type: int
         default: 120
+      netns_dir:
+        description:
+          - Directory of the pinned network namespaces of the containers with O(containers[].networks), one file
+            each, named C(ctrops-NAMESPACE-CONTAINER-DIGEST) (the digest tells containerds apart). A namespace is
+            removed with its container's last network.
+        type: path
+        default: /run/netns
 extends_documentation_fragment:
   - ctrops.containerd.client
   - ctrops.containerd.client.NAMESPACE
@@ -527,8 +541,8 @@ attributes:
   check_mode:
     support: full
     details: Predicts per container, also for a container that joins the namespace of one this run would
-      start first. An attachment of a running task is predicted exactly (CHECK still runs, as in
-      M(ctrops.containerd.cni_network)); one of a task this run would start is predicted as an attach.
+      start first. An attachment in an existing pinned namespace is predicted exactly (CHECK still runs, as in
+      M(ctrops.containerd.cni_network)); one in a namespace this run would make is predicted as an attach.
   diff_mode:
     support: full
     details: Per container that changes (or would), as M(ctrops.containerd.containerd_container) shows it, and
@@ -536,8 +550,8 @@ attributes:
   platform:
     platforms: posix
 notes:
-  - CNI attachments (O(containers[].networks)) read the task's PID from the task listing the run makes anyway;
-    a no-op costs no further C(ctr) call, only reading the libcni cache (and CHECK by the plugins).
+  - CNI attachments (O(containers[].networks)) are in the container's pinned network namespace; a no-op costs no
+    further C(ctr) call, only reading the libcni cache (and CHECK by the plugins).
   - In an ad-hoc command the lists of dicts go in as JSON (see EXAMPLES).
 seealso:
   - module: ctrops.containerd.containerd_container
@@ -709,14 +723,12 @@ from ansible_collections.ctrops.containerd.plugins.module_utils import compile_o
 from ansible_collections.ctrops.containerd.plugins.module_utils import cni
 from ansible_collections.ctrops.containerd.plugins.module_utils import containers as ctrs
 from ansible_collections.ctrops.containerd.plugins.module_utils import netns
-from ansible_collections.ctrops.containerd.plugins.module_utils import readiness
 from ansible_collections.ctrops.containerd.plugins.module_utils import reference
 from ansible_collections.ctrops.containerd.plugins.module_utils import stack
 from ansible_collections.ctrops.containerd.plugins.module_utils import validate
 from ansible_collections.ctrops.containerd.plugins.module_utils.container_state import (
     Listing,
     argument_spec as container_argument_spec,
-    confirm_ready,
     converge_container,
     validate_params as validate_container,
 )
@@ -820,11 +832,11 @@ class Networks:
         return before, after
 
     @staticmethod
-    def report(part, result, count, attached):
-        """``networks`` in the container's result, and in its diff when this run changed them."""
+    def report(part, result, acted, attached):
+        """``networks`` in the container's result, and in its diff when this run changed them (``acted``)."""
         before, after = attached
         result['networks'] = after
-        if len(part.actions) > count:
+        if acted:
             diff = part.diff or dict(before={}, after={})
             part.diff = dict(before=dict(diff['before'], networks=before), after=dict(diff['after'], networks=after))
             result.update(changed=bool(part.actions), actions=part.actions)
@@ -939,11 +951,11 @@ def converge(run):
         joins_restarted = any(target in listing.restarted and not ctrs.joins_pinned(kind, target, listing.pinned)
                               for _o, kind, target in stack.references(entry))
         part = parts[name] = run.part(entry)
-        count = 0
         try:
-            attached = None
+            attached, acted = None, False
             if entry['networks']:
                 attached = networks.attach(part, entry)
+                acted = bool(part.actions)
             if name in settled and stack.settled_task(entry, task) and not joins_restarted:
                 results[name] = container_result(entry, task=task)
             else:
@@ -952,8 +964,10 @@ def converge(run):
                 converge_container(part, probed, listing)
                 results[name] = container_result(entry, part)
             if attached is None:
+                count = len(part.actions)
                 attached = networks.release(part, name)
-            Networks.report(part, results[name], count, attached)
+                acted = len(part.actions) > count
+            Networks.report(part, results[name], acted, attached)
         except ModuleError as exc:
             failed[name] = exc.message.rstrip('.')
             results[name] = dict(results.get(name) or container_result(entry, part), failed=True, msg=exc.message)
@@ -964,7 +978,9 @@ def converge(run):
         try:
             converge_container(part, entry, listing)
             removed.append(dict(container_result(entry, part), orphan=True))
-            Networks.report(part, removed[-1], 0, networks.release(part, name))
+            count = len(part.actions)
+            attached = networks.release(part, name)
+            Networks.report(part, removed[-1], len(part.actions) > count, attached)
         except ModuleError as exc:
             failed[name] = exc.message.rstrip('.')
             removed.append(dict(container_result(entry, part), orphan=True, failed=True, msg=exc.message))

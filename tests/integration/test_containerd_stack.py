@@ -7,12 +7,14 @@ the joined container and those that join it, an orphan removed.
 
 import hashlib
 import os
+import signal
 import subprocess
+import time
 
 import pytest
 
 from conftest import remove_container
-from test_cni_network import Net, nat_rules_of, plugin_dir
+from test_cni_network import Net, http_get, nat_rules_of, plugin_dir
 from test_containerd_container import info, task
 
 
@@ -291,3 +293,70 @@ def test_stack_readiness_probes_the_address_its_networks_give(
     assert ready["ready"] is True and ready["target"] == "%s:8080" % address.split("/")[0], ready
     again = run_module("containerd_stack", **args)
     assert again["changed"] is False and "ready" not in again["containers"][0], again
+
+
+def wait_new_task(containerd, namespace, name, old_pid, timeout=25):
+    """Seconds until ``name`` runs a task other than ``old_pid`` (containerd's restart monitor polls every 10 s)."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        current = ns_tasks(containerd, namespace).get(name)
+        if current and current[1] == "running" and current[0] != old_pid:
+            return current[0], time.monotonic() - start
+        time.sleep(0.1)
+    pytest.fail("the task of %s was not started again: %s" % (name, ns_tasks(containerd, namespace).get(name)))
+
+
+def test_stack_service_keeps_its_network_whoever_starts_its_task(containerd, run_module, rig_images, stack_net,
+                                                                 stack_ns, uid):
+    """A networked service with restart_policy=always answers on its address again after containerd's restart monitor
+    starts it (after a kill, and after it died while containerd was down) with no Ansible run; any number of task
+    starts hold one lease; its network_from sidecar still reaches it; the next run changes nothing."""
+    web, side = "web-%s" % uid, "side-%s" % uid
+    assert run_module("cni_network", **stack_net.definition())["changed"] is True
+    cni = dict(conf_dir=stack_net.conf_dir, cache_dir=stack_net.cache_dir, bin_dirs=stack_net.bin_dirs,
+               netns_dir=stack_net.netns_dir)
+    image = dict(name=rig_images["busybox"]["ref"], source="archive", archive_path=rig_images["busybox"]["path"])
+    args = containerd.module_args(name="served", namespace=stack_ns, images=[image], cni=cni, containers=[
+        dict(name=web, image="rig/busybox:1", command="httpd -f -p 80 -h /etc", state="running", stop_timeout=0,
+             restart_policy="always", networks=[stack_net.name]),
+        dict(name=side, image="rig/busybox:1", command="sleep 600", state="running", stop_timeout=0,
+             network_from=web)])
+    first = run_module("containerd_stack", **args)
+    assert first["changed"] is True, first
+    address = first["containers"][0]["networks"][0]["addresses"][0].split("/")[0]
+    page = "http://%s/passwd" % address
+    assert "root:" in http_get(page)
+    pid = first["containers"][0]["pid"]
+
+    os.kill(pid, signal.SIGKILL)
+    pid, after_kill = wait_new_task(containerd, stack_ns, web, pid)
+    assert "root:" in http_get(page), "the restarted task lost its network"
+
+    containerd.kill_daemon()
+    try:
+        os.kill(pid, signal.SIGKILL)
+    finally:
+        back = time.monotonic()
+        containerd.restart()
+    pid = wait_new_task(containerd, stack_ns, web, pid)[0]
+    after_daemon = time.monotonic() - back  # from the daemon's start: the monitor's first pass comes at once
+    assert "root:" in http_get(page), "the task started after containerd came back lost its network"
+
+    # Ten more task starts, as the monitor makes them (kill, delete, new task): the one lease stays.
+    for _round in range(10):
+        containerd.ctr_run("tasks", "kill", "-s", "SIGKILL", web, namespace=stack_ns, check=False)
+        deadline = time.monotonic() + 10
+        while containerd.ctr_run("tasks", "delete", web, namespace=stack_ns, check=False).returncode != 0 \
+                and time.monotonic() < deadline and ns_tasks(containerd, stack_ns).get(web, (0, ""))[1] != "running":
+            time.sleep(0.05)
+        containerd.ctr_run("tasks", "start", "--null-io", "-d", web, namespace=stack_ns, check=False)
+        pid = wait_new_task(containerd, stack_ns, web, pid)[0]
+    assert "root:" in http_get(page) and len(stack_net.leases()) == 1, stack_net.leases()
+    reached = containerd.ctr_run("tasks", "exec", "--exec-id", "nc", side, "sh", "-c",
+                                 '(printf "GET /passwd HTTP/1.0\\r\\n\\r\\n"; sleep 1) | nc -w 5 127.0.0.1 80',
+                                 namespace=stack_ns, check=False, timeout=30)
+    assert "root:" in reached.stdout, "the sidecar no longer shares the service's namespace: %s" % reached
+
+    again = run_module("containerd_stack", **args)
+    assert again["changed"] is False and again["actions"] == [], again
+    print("recovery: %.1f s after a kill, %.1f s after containerd came back" % (after_kill, after_daemon))

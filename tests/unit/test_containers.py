@@ -82,6 +82,13 @@ def test_shared_namespace_compares_names_not_pids():
     assert ctrs.stale_namespaces(spec(network_from="web"), summary, {"web": {"pid": 200, "status": "running"}}) \
         == ["network_from"]
     assert ctrs.stale_namespaces(spec(network_from="web"), summary, {"web": {"pid": 100, "status": "running"}}) == []
+    # web's namespace is pinned (containerd_stack's networks): a /proc path is stale, the pinned path never is.
+    pinned = {"web": "/run/netns/ctrops-default-web-0a1b2c3d"}
+    running = {"web": {"pid": 100, "status": "running"}}
+    assert ctrs.stale_namespaces(spec(network_from="web"), summary, running, pinned) == ["network_from"]
+    info["Spec"]["linux"]["namespaces"][-1]["path"] = pinned["web"]
+    assert ctrs.stale_namespaces(spec(network_from="web"), options.parse_container_info(info), {}, pinned) == []
+    assert ctrs.joins_pinned("network", "web", pinned) and not ctrs.joins_pinned("pid", "web", pinned)
 
 
 def test_removed_option_is_caught_by_the_digest():
