@@ -4,7 +4,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """What containerd_stack adds to the convergence of single containers: the checks of a whole stack
 before any change, the order containers start in, the one-call proof that running containers are
-as declared, and the networks each container is attached to.
+as declared.
 
 Pure functions (no ctr call), unit-tested in tests/unit/test_stack.py.
 """
@@ -13,7 +13,6 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.ctrops.containerd.plugins.module_utils import cni
 from ansible_collections.ctrops.containerd.plugins.module_utils import container_options as options
 from ansible_collections.ctrops.containerd.plugins.module_utils import containers as ctrs
 from ansible_collections.ctrops.containerd.plugins.module_utils.errors import InvalidInput
@@ -138,48 +137,3 @@ def settled_task(entry, task):
 def orphans_filter(name):
     """The filter of the containers that carry stack ``name``'s label."""
     return label_filter(STACK_LABEL, name)
-
-
-NETWORK_KEYS = ('name', 'ifname', 'cni_args', 'capability_args')
-
-
-def networks_of(entry):
-    """The CNI attachments ``entry`` declares (option networks: names, or dicts with NETWORK_KEYS), as dicts
-    with every key; the interface names default to eth0, eth1, ... in order. Raises InvalidInput."""
-    given = entry.get('networks') or []
-    name = entry['name']
-    if not given:
-        return []
-    if entry['state'] not in ('running', 'restarted'):
-        raise InvalidInput('Container %s declares networks with state=%s: CNI attaches the network namespace of a '
-                           'running task, so give state=running or leave networks out.' % (name, entry['state']))
-    for option in ('net_host', 'network_from'):
-        if entry.get(option):
-            raise InvalidInput('Container %s declares networks and %s: it has no network namespace of its own to '
-                               'attach, so leave one of them out.' % (name, option))
-    wanted, ifnames = [], set()
-    for index, item in enumerate(given):
-        if isinstance(item, str):
-            item = dict(name=item)
-        unknown = sorted(set(item) - set(NETWORK_KEYS)) if isinstance(item, dict) else []
-        if not isinstance(item, dict) or not item.get('name') or unknown:
-            raise InvalidInput('Container %s: networks entry %d is not a network name or a dict with name (and '
-                               'ifname, cni_args, capability_args)%s.'
-                               % (name, index + 1, ': %s is unknown' % _and(unknown) if unknown else ''))
-        problem = cni.network_name_error(item['name'])
-        if problem:
-            raise InvalidInput('Container %s: %s.' % (name, problem))
-        ifname = item.get('ifname') or 'eth%d' % index
-        if not isinstance(ifname, str) or len(ifname) > cni.IFNAME_MAX_LENGTH or '/' in ifname:
-            raise InvalidInput('Container %s: ifname %r of network %s is not an interface name: 1 to 15 characters '
-                               'without "/".' % (name, ifname, item['name']))
-        if ifname in ifnames:
-            raise InvalidInput('Container %s attaches two networks through interface %s: give each its own ifname.'
-                               % (name, ifname))
-        ifnames.add(ifname)
-        for key in ('cni_args', 'capability_args'):
-            if item.get(key) is not None and not isinstance(item[key], dict):
-                raise InvalidInput('Container %s: %s of network %s must be a dict.' % (name, key, item['name']))
-        wanted.append(dict(name=item['name'], ifname=ifname, cni_args=item.get('cni_args') or {},
-                           capability_args=item.get('capability_args') or {}))
-    return wanted

@@ -305,6 +305,63 @@ options:
       - A failed readiness wait quotes the last O(log_lines) lines, at least 10.
     type: int
     default: 0
+  networks:
+    description:
+      - CNI networks to attach the container to, as M(ctrops.containerd.cni_network) with
+        O(ctrops.containerd.cni_network#module:state=attached) does (the same plugin chain, libcni cache, CHECK
+        and repair, lock). Each network must be defined in O(cni.conf_dir).
+      - The container gets a network namespace of its own that outlives its tasks, pinned on a file in
+        O(cni.netns_dir) (as C(ip netns add) and containerd's CRI sandboxes do), attached before its task starts;
+        every task of the container joins it (ctr's C(--with-ns network:PATH)). So a task that containerd's
+        restart monitor starts again (O(restart_policy), after the process died or after containerd restarted)
+        keeps its interfaces, address, lease and port mappings with no Ansible run, and a recreate or
+        O(state=restarted) keeps its address.
+      - Each element is a network name, or a dict with C(name) and optionally C(ifname) (the interface in the
+        container; default C(eth0) for the first element, C(eth1) for the second, ...), C(cni_args) and
+        C(capability_args) (as O(ctrops.containerd.cni_network#module:cni_args) and
+        O(ctrops.containerd.cni_network#module:capability_args)).
+      - Not with O(state=absent), O(net_host) or O(network_from).
+      - A network no longer listed (or every network, when the container is removed) is detached, and the
+        pinned namespace removed with the last one. Only attachments this module made are detached; those made
+        by M(ctrops.containerd.cni_network) are left alone.
+      - After a host reboot the pinned namespace is gone (it lives in C(/run)) and the task cannot start until
+        the next run of this module makes it again and repairs the attachments.
+    type: list
+    elements: raw
+  cni:
+    description:
+      - Where the CNI networks of O(networks) are defined and attachments are kept, as the options of that name
+        of M(ctrops.containerd.cni_network).
+    type: dict
+    default: {}
+    suboptions:
+      conf_dir:
+        description:
+          - Directory of the CNI network configuration files.
+        type: path
+        default: /etc/cni/net.d
+      bin_dirs:
+        description:
+          - Directories searched, in order, for the CNI plugin binaries (C(CNI_PATH)).
+        type: list
+        elements: path
+        default: [/opt/cni/bin, /usr/lib/cni]
+      cache_dir:
+        description:
+          - libcni's cache directory (attachment results in its C(results) subdirectory, the lock file in it).
+        type: path
+        default: /var/lib/cni
+      lock_timeout:
+        description:
+          - Seconds to wait for the CNI lock held by another run on the host.
+        type: int
+        default: 120
+      netns_dir:
+        description:
+          - Directory of the pinned network namespaces of containers with O(networks), one file each, named
+            C(ctrops-NAMESPACE-CONTAINER-DIGEST) (the digest tells containerds apart).
+        type: path
+        default: /run/netns
 extends_documentation_fragment:
   - ctrops.containerd.client
   - ctrops.containerd.client.NAMESPACE
@@ -320,8 +377,9 @@ attributes:
     platforms: posix
 notes:
   - "C(tty) containers are not offered: C(ctr tasks start) of such a container needs a console."
-  - CNI networking is the business of ctrops.containerd's CNI modules; a container joins a prepared
-    network namespace with O(network_from) set to its path.
+  - A container without O(networks) and without a pinned network namespace runs no CNI code (a no-op costs
+    what it did before); with O(networks), a no-op costs no further C(ctr) call, only reading the libcni cache
+    (and CHECK by the plugins).
 seealso:
   - module: ctrops.containerd.containerd_task
   - module: ctrops.containerd.containerd_image
@@ -403,6 +461,22 @@ EXAMPLES = r'''
     memory_limit: 256m
     restart_policy: always
 
+- name: A service on a CNI bridge network that keeps its address when containerd's restart monitor restarts it
+  ctrops.containerd.containerd_container:
+    name: shop
+    image: registry.example:5000/team/shop:3
+    state: running
+    restart_policy: always
+    networks: [cni0]
+    ready:
+      tcp: 8080
+      timeout: 30
+  register: shop
+
+- name: Its address
+  ansible.builtin.debug:
+    msg: "{{ shop.networks[0].addresses[0] }}"
+
 - name: A sidecar sharing web's network namespace (reaches it on localhost), running
   ctrops.containerd.containerd_container:
     name: probe
@@ -426,6 +500,14 @@ EXAMPLES = r'''
 '''
 
 RETURN = r'''
+networks:
+  description:
+    - Its CNI attachments made by this module after the run, with the addresses from the CNI result (empty in
+      check mode for an attachment not made yet).
+  returned: when O(networks) is set, or the container had networks before
+  type: list
+  elements: dict
+  sample: [{name: cni0, ifname: eth0, addresses: [10.88.0.2/16]}]
 container:
   description: The container after the task (in check mode, as it would be).
   returned: always
@@ -554,9 +636,13 @@ actions:
   sample: ["create container web", "start task web"]
 '''
 
+import os
+
 # First of ours: the rest of this collection's module_utils then compile once per run (compile_once.py).
 from ansible_collections.ctrops.containerd.plugins.module_utils import compile_once  # noqa: F401 pylint: disable=unused-import
 
+from ansible_collections.ctrops.containerd.plugins.module_utils import container_networks as networking
+from ansible_collections.ctrops.containerd.plugins.module_utils import netns
 from ansible_collections.ctrops.containerd.plugins.module_utils.container_state import (
     Listing,
     argument_spec,
@@ -566,11 +652,29 @@ from ansible_collections.ctrops.containerd.plugins.module_utils.module_run impor
 
 
 def converge(run):
-    converge_container(run, run.params, Listing(run.client))
+    params = run.params
+    listing = Listing(run.client)
+    pinned = netns.pinned_path(params['cni']['netns_dir'], params['address'], params['namespace'], params['name'])
+    if not params['networks'] and not os.path.lexists(pinned):
+        converge_container(run, params, listing)  # no network to attach nor to release
+        return
+    params = networking.prepare(dict(params), params['address'], params['namespace'])
+    record = dict(address=params['address'], namespace=params['namespace'], by='containerd_container')
+    networks = networking.Networks(run, params['cni'], networking.network_configs(params['cni']['conf_dir'], [params]),
+                                   listing, record)
+    part = run.part(params)
+
+    def converge_it(wanted):
+        converge_container(part, wanted, listing)
+        return dict(part.result)
+
+    run.result.update(networks.converge(part, params, converge_it))
+    if part.diff is not None:
+        run.set_diff(part.diff['before'], part.diff['after'], 'container %s' % params['name'])
 
 
 def main():
-    run = ModuleRun(argument_spec())
+    run = ModuleRun(dict(argument_spec(), **networking.argument_spec()))
     run.execute(converge, run)
     run.exit()
 

@@ -297,7 +297,7 @@ options:
             the container; default C(eth0) for the first element, C(eth1) for the second, ...), C(cni_args)
             and C(capability_args) (as O(ctrops.containerd.cni_network#module:cni_args) and
             O(ctrops.containerd.cni_network#module:capability_args)).
-          - Only with O(containers[].state=running), and not with O(containers[].net_host) or
+          - Not with O(containers[].state=absent), O(containers[].net_host) or
             O(containers[].network_from).
           - A network no longer listed (or every network, when the container is removed or is an orphan) is
             detached. Only attachments this stack made are detached; those made by
@@ -715,14 +715,11 @@ ctr_calls:
   type: int
 '''
 
-import os
-
 # First of ours: the rest of this collection's module_utils then compile once per run (compile_once.py).
 from ansible_collections.ctrops.containerd.plugins.module_utils import compile_once  # noqa: F401 pylint: disable=unused-import
 
-from ansible_collections.ctrops.containerd.plugins.module_utils import cni
+from ansible_collections.ctrops.containerd.plugins.module_utils import container_networks as networking
 from ansible_collections.ctrops.containerd.plugins.module_utils import containers as ctrs
-from ansible_collections.ctrops.containerd.plugins.module_utils import netns
 from ansible_collections.ctrops.containerd.plugins.module_utils import reference
 from ansible_collections.ctrops.containerd.plugins.module_utils import stack
 from ansible_collections.ctrops.containerd.plugins.module_utils import validate
@@ -760,86 +757,9 @@ def entries_of(run):
             if entry['name'] in exc.message:
                 raise
             raise InvalidInput('Container %s: %s' % (entry['name'], exc.message))
-        entry['networks'] = stack.networks_of(entry)
-        if entry['networks']:
-            # Its tasks join its pinned network namespace, where its attachments are (Networks.attach).
-            entry['netns_pinned'] = True
-            entry['network_from'] = netns.pinned_path(run.params['cni']['netns_dir'], run.params['address'],
-                                                      run.params['namespace'], entry['name'])
-        entries.append(entry)
+        entries.append(networking.prepare(dict(entry, cni=run.params['cni']), run.params['address'],
+                                          run.params['namespace']))
     return entries
-
-
-def network_configs(run, entries):
-    """{network: configuration} of every network the entries attach to, read and checked before any change."""
-    conf_dir = run.params['cni']['conf_dir']
-    configs = {}
-    for entry in entries:
-        for want in entry['networks']:
-            if want['name'] in configs:
-                continue
-            if not cni.files_of_network(conf_dir, want['name']):
-                raise InvalidInput('Container %s attaches to network %s, which is not defined in %s: create it first '
-                                   '(ctrops.containerd.cni_network) or fix the name or cni.conf_dir.'
-                                   % (entry['name'], want['name'], conf_dir))
-            try:
-                _path, config = cni.read_network(conf_dir, want['name'])
-                cni.validate_structure(config, want['name'])
-            except (ValueError, cni.CniError) as exc:
-                raise InvalidInput('Container %s attaches to network %s: %s' % (
-                    entry['name'], want['name'], getattr(exc, 'message', 'its file is not valid JSON.')))
-            configs[want['name']] = config
-    return configs
-
-
-class Networks:
-    """The CNI side of a stack run: each networked container's pinned network namespace and its attachments,
-    made before its task starts (its tasks join that namespace, so they keep them: see netns.py)."""
-
-    def __init__(self, run, configs, listing):
-        settings = run.params['cni']
-        self.settings = settings
-        self.runner = cni.PluginRunner(run.module, settings['bin_dirs'], run.params['timeout'])
-        self.configs = configs
-        self.listing = listing
-        # Attachments this stack made in this containerd namespace: the ones it may release.
-        self.record = dict(address=run.params['address'], namespace=run.params['namespace'], stack=run.params['name'])
-
-    def pinned(self, name):
-        return netns.pinned_path(self.settings['netns_dir'], self.record['address'], self.record['namespace'], name)
-
-    def attach(self, part, entry):
-        """Before the container converges: its pinned namespace, made when missing, attached to the networks it
-        declares (and released from those it no longer does); returns (before, after) for the result and diff."""
-        path = self.pinned(entry['name'])
-        if not netns.is_pinned(path):
-            with cni.FileLock(self.settings['cache_dir'], self.settings['lock_timeout'], create=not part.check_mode):
-                if not netns.is_pinned(path):
-                    part.act('create network namespace %s' % path, netns.create, path)
-        live = path if netns.is_pinned(path) else None
-        self.listing.pinned[entry['name']] = path
-        return cni.converge_networks(part, self.runner, self.settings, entry['name'], live, entry['networks'],
-                                     self.configs, self.record)
-
-    def release(self, part, name):
-        """After the container converges without networks (or is removed): the attachments this stack made for
-        it, and its pinned namespace."""
-        before, after = cni.converge_networks(part, self.runner, self.settings, name, None, [], self.configs,
-                                              self.record)
-        path = self.pinned(name)
-        if os.path.lexists(path):
-            part.act('remove network namespace %s' % path, netns.remove, path)
-        return before, after
-
-    @staticmethod
-    def report(part, result, acted, attached):
-        """``networks`` in the container's result, and in its diff when this run changed them (``acted``)."""
-        before, after = attached
-        result['networks'] = after
-        if acted:
-            diff = part.diff or dict(before={}, after={})
-            part.diff = dict(before=dict(diff['before'], networks=before), after=dict(diff['after'], networks=after))
-            result.update(changed=bool(part.actions), actions=part.actions)
 
 
 def images_of(run):
@@ -888,17 +808,6 @@ def converge_images(run, images, listing):
     return results, failed
 
 
-def ready_on_networks(entry, attached):
-    """The entry's ready option, probing the first address its networks gave it (unless ready.host says
-    where); in check mode, before any attachment, a placeholder that names the network."""
-    ready = entry['ready']
-    if ready.get('host'):
-        return ready
-    addresses = [address.split('/')[0] for network in attached for address in network.get('addresses') or []]
-    first = entry['networks'][0]['name']
-    return dict(ready, host=addresses[0] if addresses else '(its address on %s)' % first)
-
-
 def container_result(entry, part=None, task=None):
     """The result entry of one container: from its RunPart, or (no-op) from the task listing."""
     result = dict(name=entry['name'], state=entry['state'], orphan=False)
@@ -918,6 +827,17 @@ def container_result(entry, part=None, task=None):
     return result
 
 
+def converge_one(part, entry, listing, settled_task=None):
+    """What converges one container within Networks.converge: nothing for a container found as declared
+    (``settled_task``, its task), converge_container otherwise; returns its result entry."""
+    def converge_it(params):
+        if settled_task is not None:
+            return container_result(entry, task=settled_task)
+        converge_container(part, params, listing)
+        return container_result(entry, part)
+    return converge_it
+
+
 def converge(run):
     params = run.params
     validate.identifier(params['name'], 'name', 'stack name')
@@ -932,7 +852,9 @@ def converge(run):
     existing = ctrs.list_containers(client) if stack.undeclared_targets(entries) else ()
     order = stack.plan(entries, existing, orphans)
     listing = Listing(client)
-    networks = Networks(run, network_configs(run, entries), listing)
+    record = dict(address=params['address'], namespace=params['namespace'], stack=params['name'])
+    networks = networking.Networks(run, params['cni'], networking.network_configs(params['cni']['conf_dir'], entries),
+                                   listing, record)
     image_results, failed_images = converge_images(run, images, listing)
 
     # One call tells which running containers are exactly as declared (see stack.settled_filter).
@@ -951,23 +873,10 @@ def converge(run):
         joins_restarted = any(target in listing.restarted and not ctrs.joins_pinned(kind, target, listing.pinned)
                               for _o, kind, target in stack.references(entry))
         part = parts[name] = run.part(entry)
+
         try:
-            attached, acted = None, False
-            if entry['networks']:
-                attached = networks.attach(part, entry)
-                acted = bool(part.actions)
-            if name in settled and stack.settled_task(entry, task) and not joins_restarted:
-                results[name] = container_result(entry, task=task)
-            else:
-                probed = dict(entry, ready=ready_on_networks(entry, attached[1])) \
-                    if attached and entry.get('ready') else entry
-                converge_container(part, probed, listing)
-                results[name] = container_result(entry, part)
-            if attached is None:
-                count = len(part.actions)
-                attached = networks.release(part, name)
-                acted = len(part.actions) > count
-            Networks.report(part, results[name], acted, attached)
+            results[name] = networks.converge(part, entry, converge_one(part, entry, listing, (
+                task if name in settled and stack.settled_task(entry, task) and not joins_restarted else None)))
         except ModuleError as exc:
             failed[name] = exc.message.rstrip('.')
             results[name] = dict(results.get(name) or container_result(entry, part), failed=True, msg=exc.message)
@@ -976,11 +885,8 @@ def converge(run):
         entry = orphan_params(name)
         part = parts[name] = run.part(entry)
         try:
-            converge_container(part, entry, listing)
-            removed.append(dict(container_result(entry, part), orphan=True))
-            count = len(part.actions)
-            attached = networks.release(part, name)
-            Networks.report(part, removed[-1], len(part.actions) > count, attached)
+            removed.append(dict(networks.converge(part, dict(entry, networks=[]), converge_one(part, entry, listing)),
+                                orphan=True))
         except ModuleError as exc:
             failed[name] = exc.message.rstrip('.')
             removed.append(dict(container_result(entry, part), orphan=True, failed=True, msg=exc.message))
@@ -1006,17 +912,11 @@ def main():
     run = ModuleRun(dict(
         name=dict(type='str', required=True),
         containers=dict(type='list', elements='dict', default=[], options=dict(
-            container_argument_spec(), networks=dict(type='list', elements='raw'))),
+            container_argument_spec(), networks=networking.argument_spec()['networks'])),
         images=dict(type='list', elements='dict', default=[], options=source_argument_spec(),
                     required_if=SOURCE_REQUIRED_IF, required_together=SOURCE_REQUIRED_TOGETHER),
         remove_orphans=dict(type='bool', default=False),
-        cni=dict(type='dict', default={}, options=dict(
-            conf_dir=dict(type='path', default='/etc/cni/net.d'),
-            bin_dirs=dict(type='list', elements='path', default=list(cni.DEFAULT_BIN_DIRS)),
-            cache_dir=dict(type='path', default='/var/lib/cni'),
-            lock_timeout=dict(type='int', default=120),
-            netns_dir=dict(type='path', default=netns.DEFAULT_DIR),
-        )),
+        cni=networking.argument_spec()['cni'],
     ))
     run.execute(converge, run)
     run.exit()

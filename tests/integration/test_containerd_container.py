@@ -11,6 +11,7 @@ import uuid
 import pytest
 
 from conftest import remove_container
+from test_cni_network import http_get, net_1_1  # noqa: F401  # pylint: disable=unused-import
 from test_containerd_image import ProcScanner
 
 
@@ -727,3 +728,57 @@ def test_task_state_errors_are_clear(containerd, run_module, busybox, container_
     assert no_image["msg"] == ("state=running needs the image option: the image to create container %s from."
                                % name)
     assert info(containerd, name) is None and task(containerd, name) is None
+
+
+def test_networks_in_one_task(containerd, run_module, busybox, container_name, net_1_1):
+    """containerd_container's networks: the pinned namespace and its attachment before the task, predicted, made
+    once, unchanged after, kept by a restart, released with the container; bad input is one sentence."""
+    name = container_name()
+    net_1_1.containerd = containerd
+    assert run_module("cni_network", **net_1_1.definition())["changed"] is True
+    cni = dict(conf_dir=net_1_1.conf_dir, cache_dir=net_1_1.cache_dir, bin_dirs=net_1_1.bin_dirs,
+               netns_dir=net_1_1.netns_dir)
+    args = containerd.module_args(name=name, image="rig/busybox:1", command="httpd -f -p 80 -h /etc",
+                                  state="running", stop_timeout=0, networks=[net_1_1.name], cni=cni,
+                                  ready=dict(tcp=80, timeout=20, interval=0.2))
+    [pinned] = [action.split()[-1] for action in run_module("containerd_container", check=True, **args)["actions"]
+                if action.startswith("create network namespace ")]
+    predicted = run_module("containerd_container", check=True, **args)
+    assert predicted["actions"] == ["create network namespace %s" % pinned, "attach %s/eth0 to network %s" % (
+        name, net_1_1.name), "create container %s" % name, "start task %s" % name], predicted
+    assert predicted["networks"] == [dict(name=net_1_1.name, ifname="eth0", addresses=[])]
+    assert not os.path.exists(pinned) and net_1_1.leases() == [] and info(containerd, name) is None
+
+    first = run_module("containerd_container", **args)
+    assert first["changed"] is True and first["actions"] == predicted["actions"], first
+    [address] = first["networks"][0]["addresses"]
+    assert first["ready"]["ready"] is True and first["ready"]["target"] == "%s:80" % address.split("/")[0]
+    assert first["diff"]["before"]["networks"] == [] and first["diff"]["after"]["networks"] == first["networks"]
+    assert os.stat(pinned).st_ino == os.stat("/proc/%d/ns/net" % first["task"]["pid"]).st_ino
+    assert "root:" in http_get("http://%s/passwd" % address.split("/")[0])
+
+    again = run_module("containerd_container", **args)
+    assert again["changed"] is False and again["networks"] == first["networks"], again
+    assert again["diff"]["before"] == again["diff"]["after"]
+    assert run_module("containerd_container", check=True, **args)["changed"] is False
+
+    restarted = run_module("containerd_container", **dict(args, state="restarted"))
+    assert restarted["task"]["pid"] != first["task"]["pid"] and restarted["networks"] == first["networks"]
+    assert len(net_1_1.leases()) == 1
+
+    for bad, message in (
+            (dict(networks=["ghost"]), "Container %s attaches to network ghost, which is not defined in %s: create "
+             "it first (ctrops.containerd.cni_network) or fix the name or cni.conf_dir." % (name, net_1_1.conf_dir)),
+            (dict(net_host=True), "Container %s declares networks and net_host: it has no network namespace of its "
+             "own to attach, so leave one of them out." % name),
+            (dict(state="absent"), "Container %s declares networks with state=absent: a removed container has no "
+             "network, so leave networks out." % name)):
+        failed = run_module("containerd_container", **dict(args, **bad))
+        assert failed.get("failed") is True and failed["msg"] == message and failed["actions"] == [], failed
+
+    gone = containerd.module_args(name=name, state="absent", force=True, cni=cni)
+    removed = run_module("containerd_container", **gone)
+    assert removed["actions"][-2:] == ["detach %s/eth0 from network %s" % (name, net_1_1.name),
+                                       "remove network namespace %s" % pinned], removed
+    assert net_1_1.leases() == [] and not os.path.exists(pinned)
+    assert run_module("containerd_container", **gone)["changed"] is False

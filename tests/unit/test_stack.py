@@ -1,5 +1,6 @@
 import pytest
 
+from ansible_collections.ctrops.containerd.plugins.module_utils import container_networks
 from ansible_collections.ctrops.containerd.plugins.module_utils import stack
 from ansible_collections.ctrops.containerd.plugins.module_utils.container_state import argument_spec
 from ansible_collections.ctrops.containerd.plugins.module_utils.errors import InvalidInput
@@ -56,19 +57,20 @@ def test_settled_filter_names_what_a_no_op_needs():
 
 
 def test_networks_of_names_and_dicts_with_interfaces_in_order():
-    wanted = stack.networks_of(entry("a", networks=["front", dict(name="back", cni_args={"K": "v"}),
-                                                    dict(name="mgmt", ifname="mgmt0")]))
+    given = ["front", dict(name="back", cni_args={"K": "v"}), dict(name="mgmt", ifname="mgmt0")]
+    wanted = container_networks.networks_of(entry("a", networks=given))
     assert wanted == [
         dict(name="front", ifname="eth0", cni_args={}, capability_args={}),
         dict(name="back", ifname="eth1", cni_args={"K": "v"}, capability_args={}),
         dict(name="mgmt", ifname="mgmt0", cni_args={}, capability_args={}),
     ]
-    assert stack.networks_of(entry("a", state="stopped")) == []
+    assert container_networks.networks_of(entry("a", state="stopped")) == []
+    assert container_networks.networks_of(entry("a", state="stopped", networks=["n"]))[0]["name"] == "n"
 
 
 @pytest.mark.parametrize("options, message", [
-    (dict(state="paused", networks=["n"]), "Container a declares networks with state=paused: CNI attaches the "
-     "network namespace of a running task, so give state=running or leave networks out."),
+    (dict(state="absent", networks=["n"]), "Container a declares networks with state=absent: a removed container "
+     "has no network, so leave networks out."),
     (dict(network_from="b", networks=["n"]), "Container a declares networks and network_from: it has no network "
      "namespace of its own to attach, so leave one of them out."),
     (dict(networks=[dict(name="n", port=80)]), "Container a: networks entry 1 is not a network name or a dict with "
@@ -85,5 +87,5 @@ def test_networks_of_names_and_dicts_with_interfaces_in_order():
 ])
 def test_networks_of_refuses_bad_input_in_one_sentence(options, message):
     with pytest.raises(InvalidInput) as caught:
-        stack.networks_of(entry("a", **options))
+        container_networks.networks_of(entry("a", **options))
     assert caught.value.message == message
