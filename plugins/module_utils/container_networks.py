@@ -13,19 +13,34 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import errno
+import ipaddress
 import os
+import re
+import socket
 
 from ansible_collections.ctrops.containerd.plugins.module_utils import cni
 from ansible_collections.ctrops.containerd.plugins.module_utils import netns
 from ansible_collections.ctrops.containerd.plugins.module_utils.errors import InvalidInput
 
 NETWORK_KEYS = ('name', 'ifname', 'cni_args', 'capability_args')
+# What users type after -p: [IP:]HOST_PORT:CONTAINER_PORT[/PROTOCOL], IPv6 addresses in brackets.
+PORT_RE = re.compile(r'^(?:(?P<ip>[0-9.]+|\[[0-9a-fA-F:.]+\]):)?(?P<host>[0-9]+):(?P<container>[0-9]+)'
+                     r'(?:/(?P<protocol>tcp|udp|sctp))?$')
+
+
+def container_argument_spec():
+    """The per-container options: ``networks`` and ``published_ports``, a fresh copy."""
+    return dict(
+        networks=dict(type='list', elements='raw'),
+        published_ports=dict(type='list', elements='str', aliases=['ports']),
+    )
 
 
 def argument_spec():
-    """``networks`` and ``cni`` (where networks are defined and attachments kept), a fresh copy."""
+    """The per-container options and ``cni`` (where networks are defined and attachments kept), a fresh copy."""
     return dict(
-        networks=dict(type='list', elements='raw'),
+        container_argument_spec(),
         cni=dict(type='dict', default={}, options=dict(
             conf_dir=dict(type='path', default='/etc/cni/net.d'),
             bin_dirs=dict(type='list', elements='path', default=list(cni.DEFAULT_BIN_DIRS)),
@@ -46,11 +61,8 @@ def networks_of(entry):
     with every key; the interface names default to eth0, eth1, ... in order. Raises InvalidInput."""
     given = entry.get('networks') or []
     name = entry['name']
-    if not given:
-        return []
-    if entry['state'] == 'absent':
-        raise InvalidInput('Container %s declares networks with state=absent: a removed container has no network, '
-                           'so leave networks out.' % name)
+    if not given or entry['state'] == 'absent':
+        return []  # a removed container has no network: all of its attachments go
     for option in ('net_host', 'network_from'):
         if entry.get(option):
             raise InvalidInput('Container %s declares networks and %s: it has no network namespace of its own to '
@@ -83,9 +95,95 @@ def networks_of(entry):
     return wanted
 
 
+def ports_of(entry):
+    """The portMappings (CNI's portmap capability) of ``published_ports``, sorted; raises InvalidInput."""
+    name, mappings, seen = entry['name'], [], set()
+    for text in entry.get('published_ports') if entry['state'] != 'absent' and entry.get('published_ports') else []:
+        match = PORT_RE.match(text.strip())
+        ports = [int(match.group(key)) for key in ('host', 'container')] if match else []
+        if not match or not all(0 < port < 65536 for port in ports):
+            raise InvalidInput('Container %s: published port %r is not [IP:]HOST_PORT:CONTAINER_PORT[/tcp|/udp|/sctp] '
+                               'with ports 1 to 65535 (for example 8080:80, 127.0.0.1:8443:443/tcp or 53:53/udp).'
+                               % (name, text))
+        mapping = dict(hostPort=ports[0], containerPort=ports[1], protocol=match.group('protocol') or 'tcp')
+        if match.group('ip'):
+            try:
+                mapping['hostIP'] = str(ipaddress.ip_address(match.group('ip').strip('[]')))
+            except ValueError:
+                raise InvalidInput('Container %s: published port %r has no valid IP address before the host port.'
+                                   % (name, text))
+        key = (mapping['protocol'], mapping['hostPort'])
+        if key in seen:
+            raise InvalidInput('Container %s publishes host port %d/%s twice: give each mapping its own host port.'
+                               % (name, key[1], key[0]))
+        seen.add(key)
+        mappings.append(mapping)
+    if mappings and not entry.get('networks'):
+        raise InvalidInput('Container %s publishes ports but declares no networks: ports are published by CNI\'s '
+                           'portmap plugin on its networks, so add networks (one made with port_map=true).' % name)
+    return sorted(mappings, key=lambda m: (m['protocol'], m['hostPort'], m.get('hostIP', '')))
+
+
+def _overlaps(one, other):
+    return one['protocol'] == other['protocol'] and one['hostPort'] == other['hostPort'] and (
+        one.get('hostIP') in (None, '0.0.0.0', '::') or other.get('hostIP') in (None, '0.0.0.0', '::')
+        or one.get('hostIP') == other.get('hostIP'))
+
+
+def _bound_elsewhere(mapping):
+    """Why the host port cannot be published (a socket of another process has it), or None."""
+    host = mapping.get('hostIP') or '0.0.0.0'
+    kind = socket.SOCK_DGRAM if mapping['protocol'] == 'udp' else socket.SOCK_STREAM
+    if mapping['protocol'] == 'sctp':
+        return None
+    family = socket.AF_INET6 if ':' in host else socket.AF_INET
+    sock = socket.socket(family, kind)
+    try:
+        sock.bind((host, mapping['hostPort']))
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            return 'a process on the host has it'
+        if exc.errno == errno.EADDRNOTAVAIL:
+            return '%s is not an address of this host' % host
+        return None
+    finally:
+        sock.close()
+    return None
+
+
+def check_ports(entries, configs, cache_dir):
+    """Before any change: each publishing entry has a network with portmap, and its host ports are free (not
+    published by another container's attachment, not bound by a process on the host)."""
+    published = cni.published_ports(cache_dir) if any(entry['ports'] for entry in entries) else []
+    for entry in entries:
+        if not entry['ports']:
+            continue
+        if not any(cni.publishes_ports(configs[want['name']]) for want in entry['networks']):
+            raise InvalidInput('Container %s publishes ports, but none of its networks (%s) has the portmap plugin: '
+                               'define one with port_map=true (ctrops.containerd.cni_network).'
+                               % (entry['name'], _and([want['name'] for want in entry['networks']])))
+        for mapping in entry['ports']:
+            where = '%s%d/%s' % (mapping['hostIP'] + ':' if mapping.get('hostIP') else '', mapping['hostPort'],
+                                 mapping['protocol'])
+            for container, network, other in published:
+                if container != entry['name'] and _overlaps(mapping, other):
+                    raise InvalidInput('Container %s cannot publish %s: container %s publishes it on network %s; '
+                                       'choose another host port.' % (entry['name'], where, container, network))
+            mine = any(container == entry['name'] and _overlaps(mapping, other) for container, _n, other in published)
+            problem = None if mine else _bound_elsewhere(mapping)
+            if problem:
+                raise InvalidInput('Container %s cannot publish %s: %s; choose another host port.'
+                                   % (entry['name'], where, problem))
+
+
 def prepare(params, address, namespace):
-    """Check ``networks`` and make ``params`` (a container's options) join its pinned namespace when it has any."""
+    """Check ``networks`` and ``published_ports`` and make ``params`` (a container's options) join its pinned
+    namespace when it has networks."""
     params['networks'] = networks_of(params)
+    params['ports'] = ports_of(params)
+    if params['ports'] and any('portMappings' in want['capability_args'] for want in params['networks']):
+        raise InvalidInput('Container %s gives published_ports and portMappings in a network\'s capability_args: '
+                           'keep published_ports.' % params['name'])
     if params['networks']:
         params['netns_pinned'] = True  # made just before the container (container_options' path check)
         params['network_from'] = netns.pinned_path(params['cni']['netns_dir'], address, namespace, params['name'])
@@ -110,6 +208,13 @@ def network_configs(conf_dir, entries):
                 raise InvalidInput('Container %s attaches to network %s: %s' % (
                     entry['name'], want['name'], getattr(exc, 'message', 'its file is not valid JSON.')))
             configs[want['name']] = config
+    return configs
+
+
+def checked_configs(settings, entries):
+    """The configurations of the entries' networks, with their published ports checked, before any change."""
+    configs = network_configs(settings['conf_dir'], entries)
+    check_ports(entries, configs, settings['cache_dir'])
     return configs
 
 
@@ -149,8 +254,11 @@ class Networks:
                     part.act('create network namespace %s' % path, netns.create, path)
         live = path if netns.is_pinned(path) else None
         self.listing.pinned[entry['name']] = path
-        return cni.converge_networks(part, self.runner, self.settings, entry['name'], live, entry['networks'],
-                                     self.configs, self.record)
+        wanted = [dict(want, capability_args=dict(want['capability_args'], portMappings=entry['ports']))
+                  if entry['ports'] and cni.publishes_ports(self.configs[want['name']]) else want
+                  for want in entry['networks']]
+        return cni.converge_networks(part, self.runner, self.settings, entry['name'], live, wanted, self.configs,
+                                     self.record)
 
     def release(self, part, name):
         """The attachments this run's maker made for a container that declares no networks (or is removed), and

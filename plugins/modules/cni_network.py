@@ -117,6 +117,13 @@ options:
       - Shorthand; masquerade traffic from the subnet leaving the host (C(ipMasq)); needs C(iptables).
     type: bool
     default: false
+  port_map:
+    description:
+      - Shorthand; add the C(portmap) plugin (capability C(portMappings), C(snat)) after the main plugin, so
+        containers on this network can publish ports (O(ctrops.containerd.containerd_container#module:published_ports)).
+        Only with O(format=conflist); needs C(iptables).
+    type: bool
+    default: false
   routes:
     description:
       - Shorthand; routes the IPAM plugin gives the container, as destination networks (C(0.0.0.0/0)) or
@@ -384,7 +391,7 @@ from ansible_collections.ctrops.containerd.plugins.module_utils.errors import In
 from ansible_collections.ctrops.containerd.plugins.module_utils.module_run import ModuleRun
 
 SHORTHAND = ('cni_version', 'type', 'bridge', 'subnet', 'gateway', 'is_gateway', 'ip_masq', 'routes', 'dns',
-             'ipam_type', 'ipam_data_dir')
+             'ipam_type', 'ipam_data_dir', 'port_map')
 
 
 # -- definitions --------------------------------------------------------------------
@@ -661,6 +668,7 @@ def main():
             dns=dict(type='dict'),
             ipam_type=dict(type='str', default='host-local'),
             ipam_data_dir=dict(type='path'),
+            port_map=dict(type='bool', default=False),
             backup=dict(type='bool', default=False),
             purge=dict(type='bool', default=False),
             container=dict(type='str'),
@@ -669,7 +677,8 @@ def main():
             capability_args=dict(type='dict'),
             lock_timeout=dict(type='int', default=120),
         ),
-        mutually_exclusive=[('config', name) for name in ('subnet', 'gateway', 'routes', 'dns', 'ipam_data_dir')],
+        mutually_exclusive=[('config', name) for name in ('subnet', 'gateway', 'routes', 'dns', 'ipam_data_dir',
+                                                          'port_map')],
         required_if=[('state', 'attached', ['container']), ('state', 'detached', ['container'])],
     )
     run.execute(converge, run)

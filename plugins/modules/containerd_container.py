@@ -320,7 +320,7 @@ options:
         container; default C(eth0) for the first element, C(eth1) for the second, ...), C(cni_args) and
         C(capability_args) (as O(ctrops.containerd.cni_network#module:cni_args) and
         O(ctrops.containerd.cni_network#module:capability_args)).
-      - Not with O(state=absent), O(net_host) or O(network_from).
+      - Not with O(net_host) or O(network_from); ignored with O(state=absent) (every attachment goes).
       - A network no longer listed (or every network, when the container is removed) is detached, and the
         pinned namespace removed with the last one. Only attachments this module made are detached; those made
         by M(ctrops.containerd.cni_network) are left alone.
@@ -328,6 +328,21 @@ options:
         the next run of this module makes it again and repairs the attachments.
     type: list
     elements: raw
+  published_ports:
+    description:
+      - Host ports forwarded to the container, in the forms of C(docker run -p) and C(nerdctl run -p)
+        (V(8080:80), V(127.0.0.1:8080:80), V(8443:443/tcp), V(53:53/udp)); the protocol defaults to C(tcp), the
+        address to all of the host's.
+      - Made by CNI's C(portmap) plugin (capability C(portMappings)) on each of O(networks) that has it, for
+        example a network of M(ctrops.containerd.cni_network) with O(ctrops.containerd.cni_network#module:port_map=true);
+        the mappings live with the attachments in the pinned network namespace, so they stay while the task
+        restarts. V(127.0.0.1) reaches them from the host (C(portmap)'s C(snat)).
+      - Before any change the module fails with one sentence when none of the networks has C(portmap), or when a
+        host port is published by another container's attachment or bound by a process on the host.
+      - A changed list makes the attachments again (their address may change).
+    type: list
+    elements: str
+    aliases: [ports]
   cni:
     description:
       - Where the CNI networks of O(networks) are defined and attachments are kept, as the options of that name
@@ -468,6 +483,7 @@ EXAMPLES = r'''
     state: running
     restart_policy: always
     networks: [cni0]
+    published_ports: ["8080:8080", "127.0.0.1:9090:9090"]
     ready:
       tcp: 8080
       timeout: 30
@@ -655,12 +671,12 @@ def converge(run):
     params = run.params
     listing = Listing(run.client)
     pinned = netns.pinned_path(params['cni']['netns_dir'], params['address'], params['namespace'], params['name'])
-    if not params['networks'] and not os.path.lexists(pinned):
+    if not params['networks'] and not params['published_ports'] and not os.path.lexists(pinned):
         converge_container(run, params, listing)  # no network to attach nor to release
         return
     params = networking.prepare(dict(params), params['address'], params['namespace'])
     record = dict(address=params['address'], namespace=params['namespace'], by='containerd_container')
-    networks = networking.Networks(run, params['cni'], networking.network_configs(params['cni']['conf_dir'], [params]),
+    networks = networking.Networks(run, params['cni'], networking.checked_configs(params['cni'], [params]),
                                    listing, record)
     part = run.part(params)
 

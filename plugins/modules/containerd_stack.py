@@ -297,8 +297,8 @@ options:
             the container; default C(eth0) for the first element, C(eth1) for the second, ...), C(cni_args)
             and C(capability_args) (as O(ctrops.containerd.cni_network#module:cni_args) and
             O(ctrops.containerd.cni_network#module:capability_args)).
-          - Not with O(containers[].state=absent), O(containers[].net_host) or
-            O(containers[].network_from).
+          - Not with O(containers[].net_host) or O(containers[].network_from); ignored with
+            O(containers[].state=absent) (every attachment goes).
           - A network no longer listed (or every network, when the container is removed or is an orphan) is
             detached. Only attachments this stack made are detached; those made by
             M(ctrops.containerd.cni_network) are left alone.
@@ -306,6 +306,21 @@ options:
             the next run of this module makes it again and repairs the attachments.
         type: list
         elements: raw
+      published_ports:
+        description:
+          - Host ports forwarded to the container, in the forms of C(docker run -p) and C(nerdctl run -p)
+            (V(8080:80), V(127.0.0.1:8080:80), V(8443:443/tcp), V(53:53/udp)); the protocol defaults to C(tcp), the
+            address to all of the host's.
+          - Made by CNI's C(portmap) plugin (capability C(portMappings)) on each of O(containers[].networks) that has it, for
+            example a network of M(ctrops.containerd.cni_network) with O(ctrops.containerd.cni_network#module:port_map=true);
+            the mappings live with the attachments in the pinned network namespace, so they stay while the task
+            restarts. V(127.0.0.1) reaches them from the host (C(portmap)'s C(snat)).
+          - Before any change the module fails with one sentence when none of the networks has C(portmap), or when a
+            host port is published by another container's attachment or bound by a process on the host.
+          - A changed list makes the attachments again (their address may change).
+        type: list
+        elements: str
+        aliases: [ports]
       ready:
         description:
           - Wait, after this run starts (or restarts) the task, until the service in it is ready, as
@@ -853,7 +868,7 @@ def converge(run):
     order = stack.plan(entries, existing, orphans)
     listing = Listing(client)
     record = dict(address=params['address'], namespace=params['namespace'], stack=params['name'])
-    networks = networking.Networks(run, params['cni'], networking.network_configs(params['cni']['conf_dir'], entries),
+    networks = networking.Networks(run, params['cni'], networking.checked_configs(params['cni'], entries),
                                    listing, record)
     image_results, failed_images = converge_images(run, images, listing)
 
@@ -912,7 +927,7 @@ def main():
     run = ModuleRun(dict(
         name=dict(type='str', required=True),
         containers=dict(type='list', elements='dict', default=[], options=dict(
-            container_argument_spec(), networks=networking.argument_spec()['networks'])),
+            container_argument_spec(), **networking.container_argument_spec())),
         images=dict(type='list', elements='dict', default=[], options=source_argument_spec(),
                     required_if=SOURCE_REQUIRED_IF, required_together=SOURCE_REQUIRED_TOGETHER),
         remove_orphans=dict(type='bool', default=False),

@@ -730,16 +730,25 @@ def test_task_state_errors_are_clear(containerd, run_module, busybox, container_
     assert info(containerd, name) is None and task(containerd, name) is None
 
 
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def test_networks_in_one_task(containerd, run_module, busybox, container_name, net_1_1):
-    """containerd_container's networks: the pinned namespace and its attachment before the task, predicted, made
-    once, unchanged after, kept by a restart, released with the container; bad input is one sentence."""
-    name = container_name()
+    """containerd_container's networks and published ports: the pinned namespace and its attachment before the task,
+    predicted, made once, unchanged after, kept by a restart, the port reached from the host and from another
+    container, released with the container; bad input and a taken port are one sentence before any change."""
+    name, client = container_name(), container_name("client")
     net_1_1.containerd = containerd
-    assert run_module("cni_network", **net_1_1.definition())["changed"] is True
+    assert run_module("cni_network", **net_1_1.definition(port_map=True))["changed"] is True
     cni = dict(conf_dir=net_1_1.conf_dir, cache_dir=net_1_1.cache_dir, bin_dirs=net_1_1.bin_dirs,
                netns_dir=net_1_1.netns_dir)
+    port, wide = free_port(), free_port()
     args = containerd.module_args(name=name, image="rig/busybox:1", command="httpd -f -p 80 -h /etc",
                                   state="running", stop_timeout=0, networks=[net_1_1.name], cni=cni,
+                                  published_ports=["127.0.0.1:%d:80" % port, "%d:80" % wide, "%d:80/udp" % wide],
                                   ready=dict(tcp=80, timeout=20, interval=0.2))
     [pinned] = [action.split()[-1] for action in run_module("containerd_container", check=True, **args)["actions"]
                 if action.startswith("create network namespace ")]
@@ -756,9 +765,37 @@ def test_networks_in_one_task(containerd, run_module, busybox, container_name, n
     assert first["diff"]["before"]["networks"] == [] and first["diff"]["after"]["networks"] == first["networks"]
     assert os.stat(pinned).st_ino == os.stat("/proc/%d/ns/net" % first["task"]["pid"]).st_ino
     assert "root:" in http_get("http://%s/passwd" % address.split("/")[0])
+    assert "root:" in http_get("http://127.0.0.1:%d/passwd" % port), "the published port is not reached"
+    with open(net_1_1.cache_file(name)) as handle:
+        mappings = json.load(handle)["capabilityArgs"]["portMappings"]
+    assert sorted(mappings, key=json.dumps) == sorted([
+        dict(hostPort=port, containerPort=80, protocol="tcp", hostIP="127.0.0.1"),
+        dict(hostPort=wide, containerPort=80, protocol="tcp"), dict(hostPort=wide, containerPort=80, protocol="udp")],
+        key=json.dumps)
+
+    # From another container on the network, through the host's address on the bridge (a port of all addresses).
+    other = containerd.module_args(name=client, image="rig/busybox:1", command="sleep 600", state="running",
+                                   stop_timeout=0, networks=[net_1_1.name], cni=cni)
+    assert run_module("containerd_container", **other)["changed"] is True
+    reached = exec_in(containerd, client, "sh", "-c", '(printf "GET /passwd HTTP/1.0\\r\\n\\r\\n"; sleep 1) | '
+                      'nc -w 5 %s %d' % (net_1_1.gateway, wide), check=False)
+    assert "root:" in reached.stdout, reached
+    taken = run_module("containerd_container", **dict(other, published_ports=["%d:8080" % port]))
+    assert taken.get("failed") is True and taken["actions"] == [] and taken["msg"] == (
+        "Container %s cannot publish %d/tcp: container %s publishes it on network %s; choose another host port."
+        % (client, port, name, net_1_1.name)), taken
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        busy = listener.getsockname()[1]
+        taken = run_module("containerd_container", **dict(other, published_ports=["127.0.0.1:%d:80" % busy]))
+    assert taken.get("failed") is True and taken["msg"] == (
+        "Container %s cannot publish 127.0.0.1:%d/tcp: a process on the host has it; choose another host port."
+        % (client, busy)), taken
+    run_module("containerd_container", **dict(other, state="absent", force=True))
 
     again = run_module("containerd_container", **args)
-    assert again["changed"] is False and again["networks"] == first["networks"], again
+    assert again["changed"] is False and again["networks"] == first["networks"], again["actions"]
     assert again["diff"]["before"] == again["diff"]["after"]
     assert run_module("containerd_container", check=True, **args)["changed"] is False
 
@@ -771,12 +808,15 @@ def test_networks_in_one_task(containerd, run_module, busybox, container_name, n
              "it first (ctrops.containerd.cni_network) or fix the name or cni.conf_dir." % (name, net_1_1.conf_dir)),
             (dict(net_host=True), "Container %s declares networks and net_host: it has no network namespace of its "
              "own to attach, so leave one of them out." % name),
-            (dict(state="absent"), "Container %s declares networks with state=absent: a removed container has no "
-             "network, so leave networks out." % name)):
+            (dict(published_ports=["80"]), "Container %s: published port '80' is not [IP:]HOST_PORT:CONTAINER_PORT"
+             "[/tcp|/udp|/sctp] with ports 1 to 65535 (for example 8080:80, 127.0.0.1:8443:443/tcp or 53:53/udp)."
+             % name),
+            (dict(networks=None), "Container %s publishes ports but declares no networks: ports are published by "
+             "CNI's portmap plugin on its networks, so add networks (one made with port_map=true)." % name)):
         failed = run_module("containerd_container", **dict(args, **bad))
         assert failed.get("failed") is True and failed["msg"] == message and failed["actions"] == [], failed
 
-    gone = containerd.module_args(name=name, state="absent", force=True, cni=cni)
+    gone = containerd.module_args(name=name, state="absent", force=True, stop_timeout=0, cni=cni)
     removed = run_module("containerd_container", **gone)
     assert removed["actions"][-2:] == ["detach %s/eth0 from network %s" % (name, net_1_1.name),
                                        "remove network namespace %s" % pinned], removed

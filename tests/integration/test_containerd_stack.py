@@ -127,9 +127,6 @@ def test_stack_bad_input_is_one_sentence_before_any_change(containerd, run_modul
         ([ok, dict(ok, name=b, networks=["ghost"])],
          "Container %s attaches to network ghost, which is not defined in %s: create it first "
          "(ctrops.containerd.cni_network) or fix the name or cni.conf_dir." % (b, tmp_path)),
-        ([dict(ok, state="absent", networks=["ghost"])],
-         "Container %s declares networks with state=absent: a removed container has no network, so leave networks "
-         "out." % a),
         ([dict(ok, networks=["net", dict(name="other", ifname="eth0")])],
          "Container %s attaches two networks through interface eth0: give each its own ifname." % a),
     ]

@@ -66,11 +66,10 @@ def test_networks_of_names_and_dicts_with_interfaces_in_order():
     ]
     assert container_networks.networks_of(entry("a", state="stopped")) == []
     assert container_networks.networks_of(entry("a", state="stopped", networks=["n"]))[0]["name"] == "n"
+    assert container_networks.networks_of(entry("a", state="absent", networks=["n"])) == []
 
 
 @pytest.mark.parametrize("options, message", [
-    (dict(state="absent", networks=["n"]), "Container a declares networks with state=absent: a removed container "
-     "has no network, so leave networks out."),
     (dict(network_from="b", networks=["n"]), "Container a declares networks and network_from: it has no network "
      "namespace of its own to attach, so leave one of them out."),
     (dict(networks=[dict(name="n", port=80)]), "Container a: networks entry 1 is not a network name or a dict with "
