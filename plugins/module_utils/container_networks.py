@@ -17,13 +17,17 @@ import errno
 import ipaddress
 import os
 import re
+import shutil
 import socket
 
 from ansible_collections.ctrops.containerd.plugins.module_utils import cni
+from ansible_collections.ctrops.containerd.plugins.module_utils import container_dns
 from ansible_collections.ctrops.containerd.plugins.module_utils import netns
 from ansible_collections.ctrops.containerd.plugins.module_utils.errors import InvalidInput
 
 NETWORK_KEYS = ('name', 'ifname', 'cni_args', 'capability_args')
+ETC_DIR = '/var/lib/ctrops-containerd/etc'  # the resolv.conf and hosts files of networked containers
+ETC_FILES = (('resolv.conf', '/etc/resolv.conf'), ('hosts', '/etc/hosts'))
 # What users type after -p: [IP:]HOST_PORT:CONTAINER_PORT[/PROTOCOL], IPv6 addresses in brackets.
 PORT_RE = re.compile(r'^(?:(?P<ip>[0-9.]+|\[[0-9a-fA-F:.]+\]):)?(?P<host>[0-9]+):(?P<container>[0-9]+)'
                      r'(?:/(?P<protocol>tcp|udp|sctp))?$')
@@ -32,6 +36,7 @@ PORT_RE = re.compile(r'^(?:(?P<ip>[0-9.]+|\[[0-9a-fA-F:.]+\]):)?(?P<host>[0-9]+)
 def container_argument_spec():
     """The per-container options: ``networks`` and ``published_ports``, a fresh copy."""
     return dict(
+        container_dns.argument_spec(),
         networks=dict(type='list', elements='raw'),
         published_ports=dict(type='list', elements='str', aliases=['ports']),
     )
@@ -47,6 +52,7 @@ def argument_spec():
             cache_dir=dict(type='path', default='/var/lib/cni'),
             lock_timeout=dict(type='int', default=120),
             netns_dir=dict(type='path', default=netns.DEFAULT_DIR),
+            etc_dir=dict(type='path', default=ETC_DIR),
         )),
     )
 
@@ -184,10 +190,27 @@ def prepare(params, address, namespace):
     if params['ports'] and any('portMappings' in want['capability_args'] for want in params['networks']):
         raise InvalidInput('Container %s gives published_ports and portMappings in a network\'s capability_args: '
                            'keep published_ports.' % params['name'])
+    container_dns.check(params)
     if params['networks']:
-        params['netns_pinned'] = True  # made just before the container (container_options' path check)
         params['network_from'] = netns.pinned_path(params['cni']['netns_dir'], address, namespace, params['name'])
+        # Made just before the container, not in check mode (container_options checks that paths exist).
+        params['made_before'] = [params['network_from']]
+        params['etc_files'] = etc_files(params)
+        mounts = list(params.get('mounts') or [])
+        for path, destination in params['etc_files']:
+            mounts.append(dict(type='bind', source=path, destination=destination, options=['rbind', 'rw']))
+            params['made_before'].append(path)
+        params['mounts'] = mounts
     return params
+
+
+def etc_files(params):
+    """[(host file, destination)] of the resolv.conf and hosts files written for the container, except where
+    its own mounts put a file."""
+    directory = container_dns.files_dir(params['cni']['etc_dir'], params['network_from'])
+    mounted = set(mount['destination'] for mount in params.get('mounts') or [])
+    return [(os.path.join(directory, name), destination) for name, destination in ETC_FILES
+            if destination not in mounted]
 
 
 def network_configs(conf_dir, entries):
@@ -261,20 +284,36 @@ class Networks:
                                      self.record)
 
     def release(self, part, name):
-        """The attachments this run's maker made for a container that declares no networks (or is removed), and
-        its pinned namespace."""
+        """The attachments this run's maker made for a container that declares no networks (or is removed), its
+        pinned namespace and its resolv.conf and hosts files."""
         before, after = cni.converge_networks(part, self.runner, self.settings, name, None, [], self.configs,
                                               self.record)
         path = self.pinned(name)
         if os.path.lexists(path):
             part.act('remove network namespace %s' % path, netns.remove, path)
+        directory = container_dns.files_dir(self.settings['etc_dir'], path)
+        if os.path.lexists(directory):
+            part.act('remove %s' % directory, shutil.rmtree, directory)
         return before, after
+
+    @staticmethod
+    def write_files(part, entry, attached):
+        """The container's resolv.conf and hosts as its options and addresses say, written where they differ."""
+        addresses = [address for network in attached for address in network.get('addresses') or []]
+        texts = {'/etc/resolv.conf': container_dns.resolv_conf(entry),
+                 '/etc/hosts': container_dns.hosts(entry, addresses)}
+        for path, destination in entry['etc_files']:
+            if container_dns.differs(path, texts[destination]):
+                part.act('write %s (%s of %s)' % (path, destination, entry['name']), container_dns.write_in_place,
+                         path, texts[destination])
 
     def converge(self, part, entry, converge):
         """Attach, ``converge(params)`` the container (params with the ready probe on its address), release;
         ``networks`` goes in the result converge returns, and in the part's diff when they changed."""
         count = len(part.actions)
         attached = self.attach(part, entry) if entry['networks'] else None
+        if attached:
+            self.write_files(part, entry, attached[1])
         acted = len(part.actions) > count
         result = converge(dict(entry, ready=ready_on_networks(entry, attached[1])) if attached else entry)
         if attached is None:

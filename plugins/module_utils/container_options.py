@@ -249,7 +249,7 @@ def _check_mounts(value, params):
         if (mount.get('type') or 'bind') == 'bind':
             if not mount.get('source'):
                 raise InvalidInput('The bind mount at %s needs a source: the host path to mount.' % destination)
-            if not os.path.exists(mount['source']):
+            if not os.path.exists(mount['source']) and mount['source'] not in params.get('made_before', ()):
                 raise InvalidInput('Mount source %s (for %s) does not exist on the host: create it first, for '
                                    'example with ansible.builtin.file state=directory.'
                                    % (mount['source'], destination))
@@ -297,8 +297,8 @@ def _namespace_checker(option):
         if value is None:
             return
         if value.startswith('/'):
-            # A stack's pinned namespace is made just before the container (not in check mode).
-            if not os.path.exists(value) and not params.get('netns_pinned'):
+            # A pinned namespace is made just before the container (not in check mode): container_networks.
+            if not os.path.exists(value) and value not in params.get('made_before', ()):
                 raise InvalidInput('%s: namespace path %s does not exist.' % (option, value))
             return
         problem = validate.identifier_error(value, '%s container name' % option)

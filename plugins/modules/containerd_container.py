@@ -343,6 +343,34 @@ options:
     type: list
     elements: str
     aliases: [ports]
+  dns_servers:
+    description:
+      - Nameservers of the container's C(/etc/resolv.conf) (C(docker run --dns)).
+      - A container with O(networks) gets C(/etc/resolv.conf) and C(/etc/hosts) from files this module writes in
+        O(cni.etc_dir) and bind-mounts (unless O(mounts) puts a file there). Without O(dns_servers) the host's
+        nameservers are used, loopback ones left out (they would be the container's own loopback; with none left,
+        V(8.8.8.8) and V(8.8.4.4), as Docker does); without O(dns_search_domains) or O(dns_opts), the host's.
+      - The files are rewritten in place when the options or the container's addresses change, so a running
+        task sees the change without a recreate.
+      - Only with O(networks).
+    type: list
+    elements: str
+  dns_search_domains:
+    description:
+      - Search domains of the container's C(/etc/resolv.conf) (C(docker run --dns-search)); V([]) writes none.
+    type: list
+    elements: str
+  dns_opts:
+    description:
+      - Resolver options of the container's C(/etc/resolv.conf) (C(docker run --dns-option)), for example
+        V(ndots:2); V([]) writes none.
+    type: list
+    elements: str
+  etc_hosts:
+    description:
+      - Host names and their addresses added to the container's C(/etc/hosts) (C(docker run --add-host)), after
+        C(localhost) and the container's own addresses under its host name (O(hostname), or its name).
+    type: dict
   cni:
     description:
       - Where the CNI networks of O(networks) are defined and attachments are kept, as the options of that name
@@ -377,6 +405,12 @@ options:
             C(ctrops-NAMESPACE-CONTAINER-DIGEST) (the digest tells containerds apart).
         type: path
         default: /run/netns
+      etc_dir:
+        description:
+          - Directory of the C(resolv.conf) and C(hosts) files of containers with networks, one subdirectory each
+            (named as the pinned network namespace), bind-mounted at C(/etc/resolv.conf) and C(/etc/hosts).
+        type: path
+        default: /var/lib/ctrops-containerd/etc
 extends_documentation_fragment:
   - ctrops.containerd.client
   - ctrops.containerd.client.NAMESPACE

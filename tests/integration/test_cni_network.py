@@ -81,7 +81,8 @@ class Net:
         self.conf_dir = str(tmp_path / "net.d")
         self.cache_dir = str(tmp_path / "cache")
         self.data_dir = str(tmp_path / "ipam")
-        self.netns_dir = str(tmp_path / "netns")  # containerd_stack's pinned network namespaces
+        self.netns_dir = str(tmp_path / "netns")  # pinned network namespaces of containers with networks
+        self.etc_dir = str(tmp_path / "etc")  # their resolv.conf and hosts files
         self.bin_dirs = [plugins]
         self.containers = []
         self.containerd = None
@@ -99,6 +100,11 @@ class Net:
                     container=container, state="attached")
         args.update(extra)
         return self.containerd.module_args(**args)
+
+    def cni_options(self):
+        """containerd_container's and containerd_stack's option cni: every directory in this test's tmp_path."""
+        return dict(conf_dir=self.conf_dir, cache_dir=self.cache_dir, bin_dirs=self.bin_dirs, netns_dir=self.netns_dir,
+                    etc_dir=self.etc_dir)
 
     def cache_file(self, container, ifname="eth0"):
         return os.path.join(self.cache_dir, "results", "%s-%s-%s" % (self.name, container, ifname))

@@ -743,18 +743,22 @@ def test_networks_in_one_task(containerd, run_module, busybox, container_name, n
     name, client = container_name(), container_name("client")
     net_1_1.containerd = containerd
     assert run_module("cni_network", **net_1_1.definition(port_map=True))["changed"] is True
-    cni = dict(conf_dir=net_1_1.conf_dir, cache_dir=net_1_1.cache_dir, bin_dirs=net_1_1.bin_dirs,
-               netns_dir=net_1_1.netns_dir)
+    cni = net_1_1.cni_options()
     port, wide = free_port(), free_port()
     args = containerd.module_args(name=name, image="rig/busybox:1", command="httpd -f -p 80 -h /etc",
                                   state="running", stop_timeout=0, networks=[net_1_1.name], cni=cni,
                                   published_ports=["127.0.0.1:%d:80" % port, "%d:80" % wide, "%d:80/udp" % wide],
+                                  dns_servers=["10.89.0.53"], dns_search_domains=["shop.internal"],
+                                  dns_opts=["ndots:2"], etc_hosts={"db.shop.internal": "10.89.0.7"},
                                   ready=dict(tcp=80, timeout=20, interval=0.2))
     [pinned] = [action.split()[-1] for action in run_module("containerd_container", check=True, **args)["actions"]
                 if action.startswith("create network namespace ")]
     predicted = run_module("containerd_container", check=True, **args)
-    assert predicted["actions"] == ["create network namespace %s" % pinned, "attach %s/eth0 to network %s" % (
-        name, net_1_1.name), "create container %s" % name, "start task %s" % name], predicted
+    etc = os.path.join(net_1_1.etc_dir, os.path.basename(pinned))
+    assert predicted["actions"] == [
+        "create network namespace %s" % pinned, "attach %s/eth0 to network %s" % (name, net_1_1.name),
+        "write %s/resolv.conf (/etc/resolv.conf of %s)" % (etc, name), "write %s/hosts (/etc/hosts of %s)" % (etc, name),
+        "create container %s" % name, "start task %s" % name], predicted
     assert predicted["networks"] == [dict(name=net_1_1.name, ifname="eth0", addresses=[])]
     assert not os.path.exists(pinned) and net_1_1.leases() == [] and info(containerd, name) is None
 
@@ -766,6 +770,11 @@ def test_networks_in_one_task(containerd, run_module, busybox, container_name, n
     assert os.stat(pinned).st_ino == os.stat("/proc/%d/ns/net" % first["task"]["pid"]).st_ino
     assert "root:" in http_get("http://%s/passwd" % address.split("/")[0])
     assert "root:" in http_get("http://127.0.0.1:%d/passwd" % port), "the published port is not reached"
+    assert exec_in(containerd, name, "cat", "/etc/resolv.conf").stdout.splitlines()[1:] == [
+        "search shop.internal", "nameserver 10.89.0.53", "options ndots:2"]
+    assert exec_in(containerd, name, "cat", "/etc/hosts").stdout.splitlines()[1:] == [
+        "127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback", "%s\t%s" % (address.split("/")[0], name),
+        "10.89.0.7\tdb.shop.internal"]
     with open(net_1_1.cache_file(name)) as handle:
         mappings = json.load(handle)["capabilityArgs"]["portMappings"]
     assert sorted(mappings, key=json.dumps) == sorted([
@@ -780,6 +789,10 @@ def test_networks_in_one_task(containerd, run_module, busybox, container_name, n
     reached = exec_in(containerd, client, "sh", "-c", '(printf "GET /passwd HTTP/1.0\\r\\n\\r\\n"; sleep 1) | '
                       'nc -w 5 %s %d' % (net_1_1.gateway, wide), check=False)
     assert "root:" in reached.stdout, reached
+    # Without DNS options: the host's resolver, loopback nameservers left out.
+    servers = [line.split()[1] for line in exec_in(containerd, client, "cat", "/etc/resolv.conf").stdout.splitlines()
+               if line.startswith("nameserver ")]
+    assert servers and not any(server.startswith("127.") or server == "::1" for server in servers), servers
     taken = run_module("containerd_container", **dict(other, published_ports=["%d:8080" % port]))
     assert taken.get("failed") is True and taken["actions"] == [] and taken["msg"] == (
         "Container %s cannot publish %d/tcp: container %s publishes it on network %s; choose another host port."
@@ -798,6 +811,12 @@ def test_networks_in_one_task(containerd, run_module, busybox, container_name, n
     assert again["changed"] is False and again["networks"] == first["networks"], again["actions"]
     assert again["diff"]["before"] == again["diff"]["after"]
     assert run_module("containerd_container", check=True, **args)["changed"] is False
+
+    # Another server: the file is rewritten in place, the running task sees it, nothing is recreated.
+    moved = run_module("containerd_container", **dict(args, dns_servers=["10.89.0.54"]))
+    assert moved["actions"] == ["write %s/resolv.conf (/etc/resolv.conf of %s)" % (etc, name)], moved
+    assert "nameserver 10.89.0.54" in exec_in(containerd, name, "cat", "/etc/resolv.conf").stdout
+    args["dns_servers"] = ["10.89.0.54"]
 
     restarted = run_module("containerd_container", **dict(args, state="restarted"))
     assert restarted["task"]["pid"] != first["task"]["pid"] and restarted["networks"] == first["networks"]
@@ -818,7 +837,7 @@ def test_networks_in_one_task(containerd, run_module, busybox, container_name, n
 
     gone = containerd.module_args(name=name, state="absent", force=True, stop_timeout=0, cni=cni)
     removed = run_module("containerd_container", **gone)
-    assert removed["actions"][-2:] == ["detach %s/eth0 from network %s" % (name, net_1_1.name),
-                                       "remove network namespace %s" % pinned], removed
-    assert net_1_1.leases() == [] and not os.path.exists(pinned)
+    assert removed["actions"][-3:] == ["detach %s/eth0 from network %s" % (name, net_1_1.name),
+                                       "remove network namespace %s" % pinned, "remove %s" % etc], removed
+    assert net_1_1.leases() == [] and not os.path.exists(pinned) and not os.path.exists(etc)
     assert run_module("containerd_container", **gone)["changed"] is False

@@ -177,8 +177,7 @@ def test_stack_networks_attach_follow_recreate_and_detach(containerd, run_module
                                                           uid, counting_ctr):
     a, b = "neta-%s" % uid, "netb-%s" % uid
     assert run_module("cni_network", **stack_net.definition())["changed"] is True
-    cni = dict(conf_dir=stack_net.conf_dir, cache_dir=stack_net.cache_dir, bin_dirs=stack_net.bin_dirs,
-               netns_dir=stack_net.netns_dir)
+    cni = stack_net.cni_options()
     image = dict(name=rig_images["busybox"]["ref"], source="archive", archive_path=rig_images["busybox"]["path"])
     common = dict(image="rig/busybox:1", command="sleep 600", state="running", stop_timeout=1)
     args = containerd.module_args(name="netted", namespace=stack_ns, images=[image], cni=cni, remove_orphans=True,
@@ -271,7 +270,7 @@ def pinned(net, containerd, namespace, name):
 def test_stack_readiness_probes_the_address_its_networks_give(
         containerd, run_module, rig_images, stack_net, stack_ns, uid):
     assert run_module("cni_network", **stack_net.definition())["changed"] is True
-    cni = dict(conf_dir=stack_net.conf_dir, cache_dir=stack_net.cache_dir, bin_dirs=stack_net.bin_dirs)
+    cni = stack_net.cni_options()
     image = dict(name=rig_images["busybox"]["ref"], source="archive", archive_path=rig_images["busybox"]["path"])
     served = dict(name="served-%s" % uid, image="rig/busybox:1", command="httpd -f -p 8080", state="running",
                   stop_timeout=1, networks=[stack_net.name], ready=dict(tcp=8080, timeout=20, interval=0.2))
@@ -310,8 +309,7 @@ def test_stack_service_keeps_its_network_whoever_starts_its_task(containerd, run
     starts hold one lease; its network_from sidecar still reaches it; the next run changes nothing."""
     web, side = "web-%s" % uid, "side-%s" % uid
     assert run_module("cni_network", **stack_net.definition())["changed"] is True
-    cni = dict(conf_dir=stack_net.conf_dir, cache_dir=stack_net.cache_dir, bin_dirs=stack_net.bin_dirs,
-               netns_dir=stack_net.netns_dir)
+    cni = stack_net.cni_options()
     image = dict(name=rig_images["busybox"]["ref"], source="archive", archive_path=rig_images["busybox"]["path"])
     args = containerd.module_args(name="served", namespace=stack_ns, images=[image], cni=cni, containers=[
         dict(name=web, image="rig/busybox:1", command="httpd -f -p 80 -h /etc", state="running", stop_timeout=0,
