@@ -30,6 +30,11 @@ def stack_ns(containerd, uid):
     containerd.ctr_run("namespaces", "rm", namespace, check=False)
 
 
+# Ends on SIGTERM (PID 1 ignores a signal it has no handler for): removing an orphan waits out the default
+# stop_timeout (10 s) otherwise.
+QUICK_STOP = ["sh", "-c", "trap 'exit 0' TERM; sleep 600 & wait"]
+
+
 def ns_tasks(containerd, namespace):
     """{container: (pid, status)} of a namespace, as the tests' own ctr sees it."""
     rows = containerd.ctr_run("tasks", "ls", namespace=namespace).stdout.splitlines()[1:]
@@ -45,7 +50,7 @@ def test_stack_converges_predicts_and_costs_constant_calls(containerd, run_modul
                                                            counting_ctr):
     web, side, tool = ("%s-%s" % (part, uid) for part in ("web", "side", "tool"))
     image = dict(name=rig_images["busybox"]["ref"], source="archive", archive_path=rig_images["busybox"]["path"])
-    common = dict(image="rig/busybox:1", command="sleep 600", state="running", stop_timeout=1)
+    common = dict(image="rig/busybox:1", command=QUICK_STOP, state="running", stop_timeout=1)
     containers = [
         # Declared before the container whose namespaces they join: the module orders them.
         dict(common, name=side, network_from=web, labels={"role": "sidecar"}),
@@ -179,7 +184,7 @@ def test_stack_networks_attach_follow_recreate_and_detach(containerd, run_module
     assert run_module("cni_network", **stack_net.definition())["changed"] is True
     cni = stack_net.cni_options()
     image = dict(name=rig_images["busybox"]["ref"], source="archive", archive_path=rig_images["busybox"]["path"])
-    common = dict(image="rig/busybox:1", command="sleep 600", state="running", stop_timeout=1)
+    common = dict(image="rig/busybox:1", command=QUICK_STOP, state="running", stop_timeout=1)
     args = containerd.module_args(name="netted", namespace=stack_ns, images=[image], cni=cni, remove_orphans=True,
                                   containers=[dict(common, name=a, networks=[stack_net.name]), dict(common, name=b)])
     attach_a = "attach %s/eth0 to network %s" % (a, stack_net.name)
