@@ -553,7 +553,7 @@ def cache_entry(attachment, config, result, owner):
 def write_cache(cache_dir, attachment, config, result, owner):
     directory = os.path.join(cache_dir, 'results')
     if not os.path.isdir(directory):
-        os.makedirs(directory, 0o700)
+        os.makedirs(directory, 0o700, exist_ok=True)
     path = cache_path(cache_dir, attachment.network, attachment.container_id, attachment.ifname)
     write_atomic(path, json.dumps(cache_entry(attachment, config, result, owner)), mode=0o600)
     return path
@@ -798,7 +798,7 @@ class FileLock:
             self.handle = open(self.path, 'r')
         else:
             if not os.path.isdir(directory):
-                os.makedirs(directory, 0o700)
+                os.makedirs(directory, 0o700, exist_ok=True)
             self.handle = open(self.path, 'a')
         if not lock_exclusive(self.handle, self.timeout):
             self.handle.close()

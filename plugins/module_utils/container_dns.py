@@ -142,7 +142,7 @@ def write_in_place(path, text):
     """Write ``text`` to ``path`` keeping its inode (a bind mount into a running container holds it), 0644."""
     directory = os.path.dirname(path)
     if not os.path.isdir(directory):
-        os.makedirs(directory, 0o755)
+        os.makedirs(directory, 0o755, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o644)
     with os.fdopen(fd, 'w') as handle:
         handle.truncate(0)

@@ -91,7 +91,7 @@ def create(path):
         return
     directory = os.path.dirname(path)
     if not os.path.isdir(directory):
-        os.makedirs(directory, 0o755)
+        os.makedirs(directory, 0o755, exist_ok=True)
     os.close(os.open(path, os.O_RDONLY | os.O_CREAT | os.O_NOFOLLOW, 0o444))
     read_end, write_end = os.pipe()
     pid = os.fork()

@@ -441,7 +441,7 @@ def ensure_present(run):
         run.actions.append('write %s' % path)
         if not run.check_mode:
             if not os.path.isdir(conf_dir):
-                os.makedirs(conf_dir, 0o755)
+                os.makedirs(conf_dir, 0o755, exist_ok=True)
             if current_text is not None and params['backup']:
                 run.result['backup_file'] = run.module.backup_local(path)
             cni.write_atomic(path, cni.render(config))

@@ -353,9 +353,9 @@ def test_stack_service_keeps_its_network_whoever_starts_its_task(containerd, run
         pid = wait_new_task(containerd, stack_ns, web, pid)[0]
     assert "root:" in http_get(page) and len(stack_net.leases()) == 1, stack_net.leases()
     reached = containerd.ctr_run("tasks", "exec", "--exec-id", "nc", side, "sh", "-c",
-                                 '(printf "GET /passwd HTTP/1.0\\r\\n\\r\\n"; sleep 1) | nc -w 5 127.0.0.1 80',
+                                 '(printf "GET /passwd HTTP/1.0\\r\\n\\r\\n"; sleep 1) | nc -w 5 127.0.0.1 80 | grep -q root:',
                                  namespace=stack_ns, check=False, timeout=30)
-    assert "root:" in reached.stdout, "the sidecar no longer shares the service's namespace: %s" % reached
+    assert reached.returncode == 0, "the sidecar no longer shares the service's namespace: %s" % reached
 
     again = run_module("containerd_stack", **args)
     assert again["changed"] is False and again["actions"] == [], again
