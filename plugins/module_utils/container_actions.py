@@ -16,6 +16,7 @@ __metaclass__ = type
 
 from ansible_collections.ctrops.containerd.plugins.module_utils import container_options as options
 from ansible_collections.ctrops.containerd.plugins.module_utils import containers as ctrs
+from ansible_collections.ctrops.containerd.plugins.module_utils import task_logs
 from ansible_collections.ctrops.containerd.plugins.module_utils.client import CtrError, NotFound
 from ansible_collections.ctrops.containerd.plugins.module_utils.errors import ModuleError
 from ansible_collections.ctrops.containerd.plugins.module_utils.races import act_racing
@@ -107,7 +108,7 @@ def create(manager, spec, tasks_by_name, old=None, old_task=None):
             recorded = True
     if manager.params['log_path'] and manager.state in STARTING_STATES:
         # The task starts with the log file asked for (containerd_task's label says which it has).
-        log_uri = ctrs.log_uri_for(manager.params['log_path'])
+        log_uri = task_logs.log_uri(manager.params['log_path'], manager.params['log_options'])
     if log_uri:
         labels[ctrs.LOG_LABEL] = log_uri
         if spec['restart_policy'] != 'no':
@@ -150,6 +151,7 @@ def restore(manager, spec, log_uri, recorded):
             {ctrs.RESTART_STATUS: 'running'})
         done[ctrs.RESTART_STATUS] = 'running'
     try:
+        task_logs.ensure_writer(manager.run, log_uri)
         act_racing(manager.run, 'start task %s' % manager.name, lambda: task_started(manager.client, manager.name),
                    ctrs.start_task, manager.client, manager.name, log_uri)
     except ModuleError as exc:

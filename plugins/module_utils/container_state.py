@@ -17,6 +17,7 @@ __metaclass__ = type
 from ansible_collections.ctrops.containerd.plugins.module_utils import container_options as options
 from ansible_collections.ctrops.containerd.plugins.module_utils import containers as ctrs
 from ansible_collections.ctrops.containerd.plugins.module_utils import readiness
+from ansible_collections.ctrops.containerd.plugins.module_utils import task_logs
 from ansible_collections.ctrops.containerd.plugins.module_utils import validate
 from ansible_collections.ctrops.containerd.plugins.module_utils.errors import InvalidInput, ModuleError
 from ansible_collections.ctrops.containerd.plugins.module_utils.races import object_lock
@@ -39,6 +40,7 @@ def argument_spec():
         log_path=dict(type='path'),
     )
     spec.update(readiness.argument_spec())
+    spec.update(task_logs.argument_spec())
     return spec
 
 
@@ -95,6 +97,7 @@ def validate_params(params):
         raise InvalidInput('log_path is where a task this module starts writes its output: it takes '
                            'state=running, paused or restarted, not state=%s.' % params['state'])
     validate.existing_parent(params['log_path'], 'log_path')
+    task_logs.validate_params(params)
     readiness.validate_params(params)
 
 
@@ -255,7 +258,7 @@ def _converge_locked(run, params, listing):
             machine = TaskStates(run, name, labels, params['stop_signal'], params['stop_timeout'])
             # A task this run started already (after a create or recreate) is the restart asked for.
             task_state = 'running' if state == 'restarted' and manager.restarted else state
-            machine.converge(task_state, after_task, params['log_path'])
+            machine.converge(task_state, after_task, task_logs.log_uri(params['log_path'], params['log_options']))
             run.result['task'] = result = machine.result(state, after_task, processes=False)
             after_task = dict(status=result['status'], pid=result['pid']) if result['status'] else None
             before = dict(before, task=dict(status=task['status'] if task else None))

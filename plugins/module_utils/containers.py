@@ -306,10 +306,6 @@ def wait_status(client, name, wanted, timeout=10):
         time.sleep(0.1)
 
 
-def log_uri_for(path):
-    return 'file://' + os.path.abspath(path) if path else None
-
-
 # Reads NAME, a line count and that many lines per variable from stdin (an empty NAME ends the list),
 # exports them and execs the command with what is left of stdin. Only shell builtins run (read, export,
 # test), so no value reaches an argv; the shell's read takes one byte at a time from a pipe.

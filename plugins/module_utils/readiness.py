@@ -209,19 +209,25 @@ def probe_http(url, expected, timeout):
 # -- logs --------------------------------------------------------------------------------------
 
 def log_tail(path, lines):
-    """The last ``lines`` lines of the log file at ``path`` ([] when it has none or cannot be read)."""
+    """The last ``lines`` lines of the log file at ``path`` ([] when it has none or cannot be read); a file
+    rotated to ``path.1`` (log_options) gives the lines the newest file is short of."""
     if not path or lines <= 0:
         return []
+    data = _file_tail(path, LOG_TAIL_BYTES)
+    if data.count(b'\n') <= lines and len(data) < LOG_TAIL_BYTES:
+        data = _file_tail(path + '.1', LOG_TAIL_BYTES - len(data)) + data
+    return data.decode('utf-8', 'replace').splitlines()[-lines:]
+
+
+def _file_tail(path, size):
+    """Up to ``size`` bytes from the end of a file (none when it cannot be read)."""
     try:
         with open(path, 'rb') as handle:
             handle.seek(0, os.SEEK_END)
-            size = handle.tell()
-            handle.seek(max(0, size - LOG_TAIL_BYTES))
-            data = handle.read()
+            handle.seek(max(0, handle.tell() - size))
+            return handle.read()
     except (IOError, OSError):
-        return []
-    text = data.decode('utf-8', 'replace')
-    return text.splitlines()[-lines:]
+        return b''
 
 
 def _log_sentence(path, lines):

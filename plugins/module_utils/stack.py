@@ -15,6 +15,7 @@ __metaclass__ = type
 
 from ansible_collections.ctrops.containerd.plugins.module_utils import container_options as options
 from ansible_collections.ctrops.containerd.plugins.module_utils import containers as ctrs
+from ansible_collections.ctrops.containerd.plugins.module_utils import task_logs
 from ansible_collections.ctrops.containerd.plugins.module_utils.errors import InvalidInput
 from ansible_collections.ctrops.containerd.plugins.module_utils.labels import filter_quote, label_filter
 
@@ -125,7 +126,7 @@ def settled_filter(entry):
         if spec['restart_policy'] != 'no':
             terms.append(label_filter(ctrs.RESTART_STATUS, 'running'))
         if entry.get('log_path'):
-            terms.append(label_filter(ctrs.LOG_LABEL, ctrs.log_uri_for(entry['log_path'])))
+            terms.append(label_filter(ctrs.LOG_LABEL, task_logs.log_uri(entry['log_path'], entry.get('log_options'))))
     return ','.join(terms)
 
 

@@ -16,6 +16,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.ctrops.containerd.plugins.module_utils import containers as ctrs
+from ansible_collections.ctrops.containerd.plugins.module_utils import task_logs
 from ansible_collections.ctrops.containerd.plugins.module_utils.client import CtrError, NotFound
 from ansible_collections.ctrops.containerd.plugins.module_utils.errors import ModuleError
 from ansible_collections.ctrops.containerd.plugins.module_utils.races import act_racing
@@ -44,11 +45,10 @@ class TaskStates:
         self.acted = False          # whether this machine recorded an action (or lost one to another run)
         self.started_log_uri = False  # the log URI of a task this run starts (False: none started)
 
-    def converge(self, state, task, log_path=None):
+    def converge(self, state, task, log_uri=None):
         """Record (and, outside check mode, take) the steps from ``task`` (a tasks() entry or None) to
-        ``state``."""
+        ``state``; a task started logs to ``log_uri`` (task_logs.log_uri)."""
         count = len(self.run.actions) + len(self.run.lost_races)
-        log_uri = ctrs.log_uri_for(log_path)
         if state in STARTING_STATES:
             getattr(self, state)(task, log_uri)
         else:
@@ -105,6 +105,7 @@ class TaskStates:
         # race the start loses and reads back.
         if labels:
             self.act('set labels %s' % ', '.join(sorted(labels)), ctrs.set_labels, self.client, self.name, labels)
+        task_logs.ensure_writer(self.run, log_uri)
         act_racing(self.run, 'start task %s' % self.name, lambda: task_started(self.client, self.name),
                    ctrs.start_task, self.client, self.name, log_uri)
 
@@ -198,7 +199,7 @@ class TaskStates:
         result.update(status=after['status'] if after else None, pid=(after or {}).get('pid') or None)
         result['netns'] = '/proc/%d/ns/net' % result['pid'] if result['pid'] else None
         log_uri = self.labels.get(ctrs.LOG_LABEL) if self.started_log_uri is False else self.started_log_uri
-        result['log_path'] = log_uri[len('file://'):] if log_uri and log_uri.startswith('file://') else None
+        result['log_path'] = task_logs.path_of(log_uri)
         return result
 
 

@@ -240,7 +240,26 @@ options:
         none) is restarted.
       - Without it the output is discarded (C(--null-io)).
       - Only with O(state=running) or O(state=paused); its directory must exist.
+      - Rotated with O(log_options).
     type: path
+  log_options:
+    description:
+      - Rotation of O(log_path), as the option of that name of M(ctrops.containerd.containerd_task), with
+        O(log_options.max_size) and O(log_options.max_files) as Docker's C(--log-opt max-size) and C(max-file).
+    type: dict
+    suboptions:
+      max_size:
+        description: The size at which O(log_path) is rotated (V(10m), V(512k), bytes); at least V(4k).
+        type: str
+        required: true
+      max_files:
+        description: How many files are kept, O(log_path) included; with V(1) the file is emptied when full.
+        type: int
+        default: 1
+      writer_path:
+        description: Where the log writer program is written on the host.
+        type: path
+        default: /var/lib/ctrops-containerd/bin/log-writer
   ready:
     description:
       - Wait, after this run starts (or restarts) the task, until the service in it is ready, as
@@ -449,6 +468,9 @@ EXAMPLES = r'''
     image: nginx:alpine
     state: running
     log_path: /var/log/web.log
+    log_options:  # web.log, web.log.1 and web.log.2: at most about 30 MB
+      max_size: 10m
+      max_files: 3
     restart_policy: always
     stop_signal: SIGQUIT
     stop_timeout: 30

@@ -281,6 +281,24 @@ options:
             as the option of that name of M(ctrops.containerd.containerd_task).
           - As O(ctrops.containerd.containerd_container#module:log_path).
         type: path
+      log_options:
+        description:
+          - Rotation of O(containers[].log_path), as the option of that name of M(ctrops.containerd.containerd_task), with
+            O(containers[].log_options.max_size) and O(containers[].log_options.max_files) as Docker's C(--log-opt max-size) and C(max-file).
+        type: dict
+        suboptions:
+          max_size:
+            description: The size at which O(containers[].log_path) is rotated (V(10m), V(512k), bytes); at least V(4k).
+            type: str
+            required: true
+          max_files:
+            description: How many files are kept, O(containers[].log_path) included; with V(1) the file is emptied when full.
+            type: int
+            default: 1
+          writer_path:
+            description: Where the log writer program is written on the host.
+            type: path
+            default: /var/lib/ctrops-containerd/bin/log-writer
       networks:
         description:
           - CNI networks to attach the container to, as M(ctrops.containerd.cni_network) with

@@ -47,7 +47,37 @@ options:
       - Takes effect when the task starts. A running task that was started with another log file (or
         none) is restarted.
       - Without it the output is discarded (C(--null-io)).
+      - Rotated with O(log_options).
     type: path
+  log_options:
+    description:
+      - Rotation of O(log_path), which containerd never rotates itself (as Docker's C(--log-opt max-size=...
+        --log-opt max-file=...)). Takes effect when the task starts, as O(log_path) does.
+      - The task starts with a C(binary://) log URI instead of C(file://), and containerd's shim runs a small log
+        writer (Python's standard library, run by the interpreter that runs this module) that writes the
+        task's stdout and stderr to O(log_path) and renames it to C(PATH.1), C(PATH.2)... once it reaches
+        O(log_options.max_size). The restart monitor starts tasks again with the same URI, so rotation holds
+        whoever starts the task.
+      - The module writes the writer to O(log_options.writer_path) (mode 0755) before it starts a task that
+        needs it, and again when its text differs (another interpreter, another collection version).
+      - RV(task.log) reads across the newest two files.
+    type: dict
+    suboptions:
+      max_size:
+        description:
+          - The size at which O(log_path) is rotated, in bytes or with a unit (V(10m), V(512k), V(1g)); at
+            least V(4k). A file may pass it by one read of the writer (64 KiB).
+        type: str
+        required: true
+      max_files:
+        description:
+          - How many files are kept, O(log_path) included; with V(1) the file is emptied when full.
+        type: int
+        default: 1
+      writer_path:
+        description: Where the log writer program is written on the host.
+        type: path
+        default: /var/lib/ctrops-containerd/bin/log-writer
   log_lines:
     description:
       - How many of the last lines of the task's log file the result carries in RV(task.log).
@@ -196,6 +226,7 @@ from ansible_collections.ctrops.containerd.plugins.module_utils import compile_o
 
 from ansible_collections.ctrops.containerd.plugins.module_utils import containers as ctrs
 from ansible_collections.ctrops.containerd.plugins.module_utils import readiness
+from ansible_collections.ctrops.containerd.plugins.module_utils import task_logs
 from ansible_collections.ctrops.containerd.plugins.module_utils import validate
 from ansible_collections.ctrops.containerd.plugins.module_utils.errors import ModuleError
 from ansible_collections.ctrops.containerd.plugins.module_utils.module_run import ModuleRun
@@ -208,6 +239,7 @@ def validate_params(params):
     validate.signal(params['stop_signal'])
     validate.non_negative(params['stop_timeout'], 'stop_timeout')
     validate.existing_parent(params['log_path'], 'log_path')
+    task_logs.validate_params(params)
     validate.non_negative(params['log_lines'], 'log_lines', 'lines')
 
 
@@ -227,7 +259,7 @@ def converge(run):
         machine = TaskStates(run, name, (info or {}).get('Labels'), params['stop_signal'], params['stop_timeout'])
         # A container that does not exist has no task: stopped and absent hold already.
         if info is not None:
-            machine.converge(state, task, params['log_path'])
+            machine.converge(state, task, task_logs.log_uri(params['log_path'], params['log_options']))
         run.result['task'] = result = machine.result(state, task)
         if params['log_lines']:
             result['log'] = readiness.log_tail(result['log_path'], params['log_lines'])
@@ -236,6 +268,7 @@ def converge(run):
 
 def main():
     run = ModuleRun(dict(
+        task_logs.argument_spec(),
         container=dict(type='str', required=True, aliases=['name']),
         state=dict(type='str', default='running', choices=list(STATES)),
         log_path=dict(type='path'),

@@ -855,3 +855,69 @@ def test_networks_in_one_task(containerd, run_module, busybox, container_name, n
                                        "remove network namespace %s" % pinned, "remove %s" % etc], removed
     assert net_1_1.leases() == [] and not os.path.exists(pinned) and not os.path.exists(etc)
     assert run_module("containerd_container", **gone)["changed"] is False
+
+
+def test_log_options_rotate_whoever_starts_the_task(containerd, run_module, busybox, container_name, tmp_path):
+    """log_options: a chatty task's log is rotated by the writer the module puts on the host, also after the
+    restart monitor started the task again; its result reads the log's end; a no-op stays a no-op."""
+    name = container_name()
+    log, writer = tmp_path / "chatty.log", tmp_path / "bin" / "log-writer"
+    chatty = "while :; do yes 0123456789abcdef | head -n 20000; sleep 0.2; done"  # about 1.7 MB/s
+    args = containerd.module_args(name=name, image="rig/busybox:1", command=["sh", "-c", chatty], state="running",
+                                  stop_timeout=0, restart_policy="always", log_path=str(log),
+                                  log_options=dict(max_size="1m", max_files=2, writer_path=str(writer)))
+    predicted = run_module("containerd_container", check=True, **args)
+    assert predicted["actions"] == ["create container %s" % name, "set labels containerd.io/restart.status",
+                                    "write log writer %s" % writer, "start task %s" % name], predicted
+    assert predicted["task"]["log_path"] == str(log) and not writer.exists() and info(containerd, name) is None
+
+    first = run_module("containerd_container", **args)
+    assert first["changed"] is True and first["actions"] == predicted["actions"], first
+    assert first["diff"]["after"]["task"] == {"status": "running"} and first["task"]["log_path"] == str(log)
+    assert oct(writer.stat().st_mode & 0o7777) == "0o755"
+
+    def files():
+        return sorted(path.name for path in tmp_path.iterdir() if path.name.startswith("chatty.log"))
+
+    def bounded(seconds):
+        """Sizes of the log files, read every 0.1 s for ``seconds``: never more than two files, each at most
+        max_size plus one read of the writer."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            sizes = {}
+            for item in files():
+                try:
+                    sizes[item] = (tmp_path / item).stat().st_size
+                except FileNotFoundError:  # renamed between listing and stat
+                    pass
+            assert set(sizes) <= {"chatty.log", "chatty.log.1"} and max(sizes.values() or [0]) <= 1024 * 1024 + 65536, sizes
+            time.sleep(0.1)
+        return files()
+
+    assert bounded(3) == ["chatty.log", "chatty.log.1"], "1.7 MB/s for 3 s did not rotate"
+    again = run_module("containerd_container", **dict(args, log_lines=3))
+    assert again["changed"] is False and again["actions"] == [], again
+    assert "0123456789abcdef" in again["task"]["log"], again["task"]
+
+    # The restart monitor starts the task again with the same log URI: the writer comes back with it.
+    pid = again["task"]["pid"]
+    os.kill(pid, 9)
+    deadline = time.monotonic() + 25
+    while time.monotonic() < deadline and (task(containerd, name) or (pid,))[0] in (pid, 0):
+        time.sleep(0.2)
+    restarted = time.time()
+    current = task(containerd, name)
+    assert current and current[0] != pid and current[1] == "RUNNING", current
+    bounded(2)
+    assert log.stat().st_mtime > restarted, "no output reached the log after the monitor's start"
+    assert run_module("containerd_container", **args)["changed"] is False
+
+    for bad, message in (
+            (dict(log_path=None), "log_options rotate the file given in log_path: set log_path too."),
+            (dict(log_options=dict(max_size="lots")), "log_options.max_size 'lots' is not a size of at least 4k: "
+             "write it as 10m, 512k or a number of bytes.")):
+        failed = run_module("containerd_container", **dict(args, **bad))
+        assert failed.get("failed") is True and failed["msg"] == message and failed["actions"] == [], failed
+    gone = run_module("containerd_container", **containerd.module_args(name=name, state="absent", force=True,
+                                                                       stop_timeout=0))
+    assert gone["changed"] is True and task(containerd, name) is None, gone
