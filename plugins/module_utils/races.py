@@ -25,7 +25,6 @@ import hashlib
 import os
 import time
 
-from ansible_collections.ctrops.containerd.plugins.module_utils.client import AlreadyExists
 from ansible_collections.ctrops.containerd.plugins.module_utils.errors import ModuleError
 
 # How long a run that lost a race waits for the winner to finish what it began (a snapshot is
@@ -55,6 +54,9 @@ def act_racing(run, action, holds, func, *args, **kwargs):
     stands). It may raise a ModuleError of its own to say better what is wrong. ``errors`` (keyword,
     default AlreadyExists) are the failures that may mean a lost race.
     """
+    # Imported here: the boot-time namespace restore (netns_restore) runs cni.py, which needs this module's
+    # locks, on hosts with no copy of the client.
+    from ansible_collections.ctrops.containerd.plugins.module_utils.client import AlreadyExists
     errors = kwargs.pop('errors', (AlreadyExists,))
     try:
         return run.act(action, func, *args, **kwargs)

@@ -2,7 +2,10 @@
 
 import json
 import os
+import signal
 import socket
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -10,6 +13,7 @@ import uuid
 
 import pytest
 
+from ansible_collections.ctrops.containerd.plugins.module_utils import netns
 from conftest import remove_container
 from test_cni_network import http_get, net_1_1  # noqa: F401  # pylint: disable=unused-import
 from test_containerd_image import ProcScanner
@@ -921,3 +925,59 @@ def test_log_options_rotate_whoever_starts_the_task(containerd, run_module, busy
     gone = run_module("containerd_container", **containerd.module_args(name=name, state="absent", force=True,
                                                                        stop_timeout=0))
     assert gone["changed"] is True and task(containerd, name) is None, gone
+
+
+def restore_namespaces(cni, *extra):
+    """netns_restore as the cni role's boot unit runs it: Python without site packages, the collection's
+    module_utils on PYTHONPATH."""
+    collections = os.environ.get("ANSIBLE_COLLECTIONS_PATH", "").split(os.pathsep)[0]
+    argv = [sys.executable, "-S", "-m", "ansible_collections.ctrops.containerd.plugins.module_utils.netns_restore",
+            "--netns-dir", cni["netns_dir"], "--cache-dir", cni["cache_dir"]]
+    argv += [arg for directory in cni["bin_dirs"] for arg in ("--bin-dir", directory)]
+    return subprocess.run(argv + list(extra), capture_output=True, text=True, timeout=120, check=False,
+                          env={"PYTHONPATH": collections, "PATH": os.environ["PATH"]})
+
+
+def test_a_boot_pins_the_namespaces_again_before_containerd_starts(containerd, run_module, busybox, container_name,
+                                                                   net_1_1):
+    """A reboot empties /run/netns: the cni role's boot unit (netns_restore) pins each lost namespace again and
+    attaches it as before (same address, its ports), so the restart monitor starts the service with its network
+    and no Ansible run; the next run changes nothing; a namespace that is there is left alone."""
+    name = container_name()
+    net_1_1.containerd = containerd
+    assert run_module("cni_network", **net_1_1.definition(port_map=True))["changed"] is True
+    cni = net_1_1.cni_options()
+    port = free_port()
+    args = containerd.module_args(name=name, image="rig/busybox:1", command="httpd -f -p 80 -h /etc", state="running",
+                                  stop_timeout=0, restart_policy="always", networks=[net_1_1.name], cni=cni,
+                                  published_ports=["127.0.0.1:%d:80" % port])
+    first = run_module("containerd_container", **args)
+    assert first["changed"] is True, first
+    address = first["networks"][0]["addresses"][0].split("/")[0]
+    pinned = [path for path in os.listdir(cni["netns_dir"]) if path.startswith("ctrops-")]
+    assert len(pinned) == 1 and restore_namespaces(cni).stdout == "", "a pinned namespace was touched"
+
+    # The boot, as far as this host can play it: containerd and the task gone, /run/netns emptied.
+    containerd.kill_daemon()
+    try:
+        os.kill(first["task"]["pid"], signal.SIGKILL)
+        netns.remove(os.path.join(cni["netns_dir"], pinned[0]))
+        restored = restore_namespaces(cni)
+    finally:
+        containerd.restart()
+    assert restored.returncode == 0 and restored.stdout == "%s/eth0 on network %s: namespace %s made again, %s\n" % (
+        name, net_1_1.name, os.path.join(cni["netns_dir"], pinned[0]), first["networks"][0]["addresses"][0]), restored
+    deadline = time.monotonic() + 25
+    while time.monotonic() < deadline and (task(containerd, name) or (0, ""))[1] != "RUNNING":
+        time.sleep(0.2)
+    assert "root:" in http_get("http://%s/passwd" % address), "the monitor's task has no network after the boot"
+    assert "root:" in http_get("http://127.0.0.1:%d/passwd" % port), "the published port is gone after the boot"
+    assert len(net_1_1.leases()) == 1, net_1_1.leases()
+    again = run_module("containerd_container", **args)
+    assert again["changed"] is False and again["actions"] == [] and again["networks"] == first["networks"], again
+
+    broken = restore_namespaces(cni, "--bin-dir", "/nonexistent", "--timeout", "x")
+    assert broken.returncode == 2 and "argument --timeout: invalid int value: 'x'" in broken.stderr
+    run_module("containerd_container", **containerd.module_args(name=name, state="absent", force=True, stop_timeout=0,
+                                                                networks=[net_1_1.name], cni=cni))
+    assert os.listdir(cni["netns_dir"]) == [] and net_1_1.leases() == []
