@@ -87,7 +87,10 @@ def main(argv=None):
     parser.add_argument('--cache-dir', default='/var/lib/cni')
     parser.add_argument('--bin-dir', action='append', dest='bin_dirs')
     parser.add_argument('--timeout', type=int, default=60)
+    parser.add_argument('--path', help='directories of the programs plugins run (iptables), before $PATH')
     args = parser.parse_args(argv)
+    if args.path:
+        os.environ['PATH'] = os.pathsep.join([args.path, os.environ.get('PATH', '')]).rstrip(os.pathsep)
     runner = cni.PluginRunner(None, args.bin_dirs or cni.DEFAULT_BIN_DIRS, args.timeout)
     failed = 0
     with cni.FileLock(args.cache_dir, timeout=args.timeout):

@@ -164,13 +164,18 @@ def test_role_refuses_a_network_the_module_refuses(tmp_path):
     assert not os.path.exists(os.path.join(role_dir, "10-bad.conflist"))
 
 
-def nix_etc(module_path):
-    """environment.etc of the generated NixOS module, evaluated by Nix (pkgs stood in for)."""
-    expr = ('(import %s { config = {}; lib = {}; pkgs = { cni-plugins = "/nix/store/x-cni-plugins"; }; })'
-            '.environment.etc' % module_path)
+def nix_value(module_path, attribute):
+    """An attribute of the generated NixOS module, evaluated by Nix (pkgs stood in for)."""
+    expr = ('(import %s { config = {}; lib = {}; pkgs = { cni-plugins = "/nix/store/x-cni-plugins"; }; }).%s'
+            % (module_path, attribute))
     out = subprocess.run(["nix-instantiate", "--readonly-mode", "--eval", "--strict", "--json", "-E", expr],
                          capture_output=True, text=True, check=True).stdout
     return json.loads(out)
+
+
+def nix_etc(module_path):
+    """environment.etc of the generated NixOS module."""
+    return nix_value(module_path, "environment.etc")
 
 
 def test_nixos_module_carries_the_module_rendering(run_module, tmp_path, uid):
@@ -181,13 +186,23 @@ def test_nixos_module_carries_the_module_rendering(run_module, tmp_path, uid):
     module_path = str(nixos / "ctrops-cni.nix")
     declared = networks(uid)
     removed = {"name": "ct-%s-old" % uid, "subnet": "10.89.254.0/24", "state": "absent"}
+    lib = tmp_path / "lib"
     role_vars = {"cni_install_method": "nixos", "cni_nixos_module_path": module_path,
                  "cni_nixos_configuration": str(configuration), "cni_nixos_rebuild_command": "true",
-                 "cni_networks": declared + [removed]}
+                 "cni_networks": declared + [removed], "cni_restore_lib_dir": str(lib)}
     first = apply_role(tmp_path, role_vars)
     assert stats(first)["failures"] == 0
     assert "ctrops.containerd.cni : Write the NixOS module" in changed_tasks(first)
     assert "./ctrops-cni.nix" in configuration.read_text()
+    # The boot unit that pins lost network namespaces again: declared in the module, its program copied.
+    service = nix_value(module_path, "systemd.services.ctrops-netns-restore")
+    assert service["before"] == ["containerd.service"] and service["environment"]["PYTHONPATH"] == str(lib)
+    assert service["serviceConfig"]["ExecStart"].split()[1:5] == [
+        "-S", "-m", "ansible_collections.ctrops.containerd.plugins.module_utils.netns_restore", "--netns-dir"]
+    restore = subprocess.run(service["serviceConfig"]["ExecStart"].split() + ["--netns-dir", str(tmp_path / "netns"),
+                             "--cache-dir", str(tmp_path / "cache")], env={"PYTHONPATH": str(lib)},
+                             capture_output=True, text=True, check=False)
+    assert restore.returncode == 0 and restore.stdout == "", restore
     again = apply_role(tmp_path, role_vars)
     assert changed_tasks(again) == [], "the role changed on its second run: %s" % changed_tasks(again)
 
