@@ -252,6 +252,15 @@ def ready_on_networks(entry, attached):
     return dict(ready, host=addresses[0] if addresses else '(its address on %s)' % first)
 
 
+def release_pinned(act, path, etc_dir):
+    """Remove a container's pinned network namespace and the resolv.conf and hosts files named after it."""
+    if os.path.lexists(path):
+        act('remove network namespace %s' % path, netns.remove, path)
+    directory = container_dns.files_dir(etc_dir, path)
+    if os.path.lexists(directory):
+        act('remove %s' % directory, shutil.rmtree, directory)
+
+
 class Networks:
     """The CNI side of a run: each networked container's pinned network namespace and its attachments, made
     before its task starts (its tasks join that namespace, so they keep them: see netns.py)."""
@@ -288,12 +297,7 @@ class Networks:
         pinned namespace and its resolv.conf and hosts files."""
         before, after = cni.converge_networks(part, self.runner, self.settings, name, None, [], self.configs,
                                               self.record)
-        path = self.pinned(name)
-        if os.path.lexists(path):
-            part.act('remove network namespace %s' % path, netns.remove, path)
-        directory = container_dns.files_dir(self.settings['etc_dir'], path)
-        if os.path.lexists(directory):
-            part.act('remove %s' % directory, shutil.rmtree, directory)
+        release_pinned(part.act, self.pinned(name), self.settings['etc_dir'])
         return before, after
 
     @staticmethod

@@ -15,10 +15,11 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import calendar
+import os
 import re
 import time
 
-from ansible_collections.ctrops.containerd.plugins.module_utils import cni, parsers
+from ansible_collections.ctrops.containerd.plugins.module_utils import cni, netns, parsers
 from ansible_collections.ctrops.containerd.plugins.module_utils.errors import InvalidInput
 from ansible_collections.ctrops.containerd.plugins.module_utils.labels import filter_quote
 
@@ -244,6 +245,18 @@ def stale_attachments(conf_dir, cache_dir, address, namespace, gone, skipped):
                 continue
             if gone(cached[2].get('containerId')):
                 found.append((name, path, cached, dirs))
+    return found
+
+
+def pinned_namespaces(stale, netns_dir):
+    """The pinned network namespaces (files of this collection in ``netns_dir``, no other path) that the
+    stale attachments ran in, each once."""
+    found = []
+    for _name, _path, cached, _dirs in stale:
+        path = cached[2].get('netns') or ''
+        if os.path.dirname(path) == netns_dir.rstrip('/') and os.path.basename(path).startswith(netns.PREFIX) \
+                and path not in found:
+            found.append(path)
     return found
 
 

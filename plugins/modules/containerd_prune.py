@@ -26,6 +26,9 @@ description:
     the attachments this daemon's namespace made whose container is gone. Only cache entries that validate for a
     network of O(cni_conf_dir) and that C(ctrops.containerd.cni_network) recorded for this address and namespace
     are acted on; IPAM leases without such an entry are left alone.
+  - V(cni) also removes the network namespace such a container had pinned in O(cni_netns_dir) (a container of
+    C(ctrops.containerd.containerd_container) or C(ctrops.containerd.containerd_stack) with networks, deleted with
+    C(ctr)) and its C(resolv.conf) and C(hosts) files in O(cni_etc_dir).
 options:
   kinds:
     description:
@@ -63,6 +66,16 @@ options:
     type: list
     elements: path
     default: [/opt/cni/bin, /usr/lib/cni]
+  cni_netns_dir:
+    description:
+      - Where networked containers pin their network namespaces (their C(cni.netns_dir)); V(cni) removes those of
+        gone containers there, and nowhere else.
+    type: path
+    default: /run/netns
+  cni_etc_dir:
+    description: Where networked containers have their C(resolv.conf) and C(hosts) files (their C(cni.etc_dir)).
+    type: path
+    default: /var/lib/ctrops-containerd/etc
 extends_documentation_fragment:
   - ctrops.containerd.client
   - ctrops.containerd.client.NAMESPACE
@@ -175,7 +188,9 @@ import json
 from ansible_collections.ctrops.containerd.plugins.module_utils import compile_once  # noqa: F401 pylint: disable=unused-import
 
 from ansible_collections.ctrops.containerd.plugins.module_utils import cni
+from ansible_collections.ctrops.containerd.plugins.module_utils import container_networks
 from ansible_collections.ctrops.containerd.plugins.module_utils import containers as ctrs
+from ansible_collections.ctrops.containerd.plugins.module_utils import netns
 from ansible_collections.ctrops.containerd.plugins.module_utils import parsers
 from ansible_collections.ctrops.containerd.plugins.module_utils import prune
 from ansible_collections.ctrops.containerd.plugins.module_utils.labels import labels_match
@@ -322,6 +337,9 @@ def converge(run):
                 runner = cni.PluginRunner(run.module, params['cni_bin_dirs'], params['timeout'])
                 for _name, path, cached, dirs in stale:
                     prune.release_attachment(run.module, runner, path, cached, dirs)
+            # After the DELs: the namespaces they ran in go last.
+            for pinned in prune.pinned_namespaces(stale, params['cni_netns_dir']):
+                container_networks.release_pinned(run.act, pinned, params['cni_etc_dir'])
     elif not run.check_mode:
         remove_objects(client, gone)
     if before is not None and not run.check_mode:
@@ -343,6 +361,8 @@ def main():
         cni_conf_dir=dict(type='path', default='/etc/cni/net.d'),
         cni_cache_dir=dict(type='path', default='/var/lib/cni'),
         cni_bin_dirs=dict(type='list', elements='path', default=list(cni.DEFAULT_BIN_DIRS)),
+        cni_netns_dir=dict(type='path', default=netns.DEFAULT_DIR),
+        cni_etc_dir=dict(type='path', default=container_networks.ETC_DIR),
     ))
     run.execute(converge, run)
     run.exit()

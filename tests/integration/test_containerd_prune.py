@@ -128,16 +128,29 @@ def test_prune_releases_cni_attachments_of_gone_containers(containerd, run_modul
     gone, kept = net.run(ref, "gone-" + uid, "sleep", "600"), net.run(ref, "kept-" + uid, "sleep", "600")
     for name in (gone, kept):
         assert run_module("cni_network", **net.attach_args(name))["changed"] is True
-    net.kill_task(gone)
-    containerd.ctr_run("containers", "delete", gone)
+    # A networked container of containerd_container, deleted with ctr: its pinned namespace and files go too.
+    served = "served-" + uid
+    cni = net.cni_options()
+    assert run_module("containerd_container", **containerd.module_args(
+        name=served, image=ref, command="sleep 600", state="running", stop_timeout=0, networks=[net.name],
+        cni=cni))["changed"] is True
+    [pinned] = os.listdir(cni["netns_dir"])
+    pinned, files = os.path.join(cni["netns_dir"], pinned), os.path.join(cni["etc_dir"], pinned)
+    for name in (gone, served):
+        net.kill_task(name)
+        containerd.ctr_run("containers", "delete", name)
     args = containerd.module_args(kinds=["cni"], cni_conf_dir=net.conf_dir, cni_cache_dir=net.cache_dir,
-                                  cni_bin_dirs=net.bin_dirs)
+                                  cni_bin_dirs=net.bin_dirs, cni_netns_dir=cni["netns_dir"], cni_etc_dir=cni["etc_dir"])
     predicted = run_module("containerd_prune", check=True, **args)
-    assert predicted["changed"] is True and len(net.leases()) == 2
-    assert predicted["removed"]["cni"] == [dict(network=net.name, container=gone, ifname="eth0")]
+    assert predicted["changed"] is True and len(net.leases()) == 3
+    assert predicted["removed"]["cni"] == sorted([dict(network=net.name, container=gone, ifname="eth0"),
+                                                  dict(network=net.name, container=served, ifname="eth0")],
+                                                 key=lambda item: item["container"])
+    assert predicted["actions"][-2:] == ["remove network namespace %s" % pinned, "remove %s" % files], predicted
+    assert os.path.exists(pinned) and os.path.isdir(files)
     pruned = run_module("containerd_prune", **args)
-    assert pruned["removed"]["cni"] == predicted["removed"]["cni"], pruned
+    assert pruned["removed"]["cni"] == predicted["removed"]["cni"] and pruned["actions"] == predicted["actions"]
     assert pruned["removed"]["containers"] == [] and pruned["ctr_calls"] <= 2
-    assert len(net.leases()) == 1
+    assert len(net.leases()) == 1 and not os.path.lexists(pinned) and not os.path.lexists(files)
     assert os.listdir(os.path.join(net.cache_dir, "results")) == [os.path.basename(net.cache_file(kept))]
     assert run_module("containerd_prune", **args)["changed"] is False
