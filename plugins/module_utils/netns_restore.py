@@ -82,7 +82,7 @@ def restore(runner, cache_dir, cache_file, cached):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n', maxsplit=1)[0])
     parser.add_argument('--netns-dir', default=netns.DEFAULT_DIR)
     parser.add_argument('--cache-dir', default='/var/lib/cni')
     parser.add_argument('--bin-dir', action='append', dest='bin_dirs')
@@ -101,11 +101,11 @@ def main(argv=None):
                 addresses = restore(runner, args.cache_dir, cache_file, cached)
             except (ModuleError, OSError) as exc:
                 failed += 1
-                print('%s: not restored: %s' % (what, getattr(exc, 'message', exc)), file=sys.stderr)
+                sys.stderr.write('%s: not restored: %s\n' % (what, getattr(exc, 'message', exc)))
                 continue
-            print('%s: namespace %s made again, %s' % (what, entry['netns'], ', '.join(addresses) or 'no address'))
+            sys.stdout.write('%s: namespace %s made again, %s\n' % (what, entry['netns'], ', '.join(addresses) or 'no address'))
     return 1 if failed else 0
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    raise SystemExit(main())
