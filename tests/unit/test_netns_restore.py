@@ -2,7 +2,11 @@
 is asked for the old address. Making the namespaces again runs in the integration tests (a played boot) and on
 a rebooted Molecule VM."""
 
+import ast
+import os
+
 import pytest
+import yaml
 
 from ansible_collections.ctrops.containerd.plugins.module_utils import cni, netns_restore
 
@@ -44,3 +48,23 @@ def test_bad_arguments_are_argparse_errors(capsys):
         netns_restore.main(["--timeout", "soon"])
     assert exited.value.code == 2
     assert "argument --timeout: invalid int value: 'soon'" in capsys.readouterr().err
+
+
+def test_the_files_the_cni_role_copies_import_only_each_other():
+    """The boot unit runs with only the files the role copies (roles/cni/vars/main.yml): their module-level
+    imports of this collection and of Ansible must stay among them."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    with open(os.path.join(root, "roles", "cni", "vars", "main.yml")) as handle:
+        files = yaml.safe_load(handle)["_cni_restore_files"]
+    copied = {name[:-len(".py")] for name in files}
+    prefix = "ansible_collections.ctrops.containerd.plugins.module_utils"
+    for name in files:
+        with open(os.path.join(root, "plugins", "module_utils", name)) as handle:
+            tree = ast.parse(handle.read())
+        for node in tree.body:  # module level: a function may import lazily
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("ansible"):
+                imported = node.module[len(prefix) + 1:].split(".")[0] if node.module != prefix else None
+                names = [alias.name for alias in node.names] if imported is None else [imported]
+                assert node.module.startswith(prefix) and set(names) <= copied, (name, node.module, names)
+            elif isinstance(node, ast.Import):
+                assert not any(alias.name.startswith("ansible") for alias in node.names), (name, node.names)
