@@ -4,10 +4,10 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The one door to containerd: every module runs ``ctr`` through this client.
 
-It knows the address, namespace and timeout, finds ``ctr``, runs it with
-``module.run_command`` (never through a shell; reads that do not depend on each
-other may run at once, ``run_at_once``), parses its output and turns failures
-into one plain sentence.
+It knows the address, namespace and timeout, finds ``ctr``, runs it (an argument
+vector, never a shell, every pipe read to its end; reads that do not depend on
+each other may run at once, ``run_at_once``), parses its output and turns
+failures into one plain sentence.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -18,7 +18,7 @@ import os
 import stat
 import subprocess
 
-from ansible.module_utils.common.text.converters import to_text
+from ansible.module_utils.common.text.converters import to_bytes, to_text
 from ansible_collections.ctrops.containerd.plugins.module_utils import parsers
 from ansible_collections.ctrops.containerd.plugins.module_utils.errors import ModuleError
 
@@ -172,11 +172,23 @@ class ContainerdClient:
         self._preflight()
         cmd = self.command(args, namespace=namespace)
         self.calls += 1
-        rc, out, err = self.module.run_command(cmd, data=data, binary_data=data is not None,
-                                               environ_update={'LC_ALL': 'C'})
+        rc, out, err = self._exec(cmd, data)
         if rc != 0 and check:
             raise self.error(cmd, rc, out, err)
         return rc, out, err
+
+    def _exec(self, cmd, data=None):
+        """(rc, stdout, stderr) of one call. Not module.run_command: its read loop ends when a one-second select
+        saw nothing and the process has exited, so output written in that moment is lost (ctr calls answered rc 0
+        with empty output on a slow Python 3.14 host); communicate() reads both pipes to their end."""
+        try:
+            proc = subprocess.Popen(  # pylint: disable=ansible-bad-function
+                cmd, stdin=subprocess.DEVNULL if data is None else subprocess.PIPE, stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE, env=dict(os.environ, LC_ALL='C'), close_fds=True)
+            out, err = proc.communicate(None if data is None else to_bytes(data, errors='surrogate_or_strict'))
+        except OSError as exc:
+            raise CtrError('could not run %s: %s' % (cmd[0], exc))
+        return proc.returncode, to_text(out, errors='surrogate_or_strict'), to_text(err, errors='surrogate_or_strict')
 
     def run_at_once(self, calls):
         """Run several ``ctr`` reads side by side and return (cmd, rc, stdout, stderr) of each, in order,
