@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # docs.sh update: render module and role documentation into docs/ with antsibull-docs.
 # docs.sh check:  the documentation lints and renders without errors or warnings,
-#                 and docs/ matches what the sources render (one PASS:/FAIL: line each).
+#                 the container options' generated texts are current and every description is sentences
+#                 (.ci/option_docs.py), and docs/ matches what the sources render (one PASS:/FAIL: line each).
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 bin="$repo/.venv/bin"
@@ -11,11 +12,18 @@ render() {  # dest
 }
 case "${1:-check}" in
   update)
+    "$bin/python" "$repo/.ci/option_docs.py" update || exit 1
     rm -rf "$repo/docs" && mkdir -p "$repo/docs"
     out=$(render "$repo/docs") && echo "$out" && ! grep -qE 'ERROR|WARNING|Traceback' <<<"$out" ;;
   check)
     status=0
     tmp=$(mktemp -d /tmp/ctrops-docs-XXXXXX); trap 'rm -rf "$tmp"' EXIT
+    if out=$("$bin/python" "$repo/.ci/option_docs.py" check 2>&1); then
+      echo "PASS: docs container options generated from the option table, descriptions are sentences"
+    else
+      echo "$out"; echo "FAIL: docs container options generated from the option table, descriptions are sentences"
+      status=1
+    fi
     if out=$(cd "$repo" && "$bin/antsibull-docs" lint-collection-docs --plugin-docs . 2>&1); then
       echo "PASS: docs lint-collection-docs"
     else

@@ -128,7 +128,8 @@ def create(manager, spec, tasks_by_name, old=None, old_task=None):
         act_racing(manager.run, 'create container %s' % manager.name, lambda: created_as_wanted(manager, spec),
                    ctrs.create_container, manager.client,
                    lambda env_file: options.create_args(manager.name, spec, labels, ns_paths, env_file=env_file),
-                   spec['secret_env'])
+                   spec['secret_env'], manager.name,
+                   (lambda oci_spec: options.edit_spec(oci_spec, spec)) if options.spec_edits(spec) else None)
     except ModuleError as exc:
         if removed and not manager.run.check_mode:
             then = ' and starts its task again' if restart else ''

@@ -204,11 +204,15 @@ def env_file(env):
         shutil.rmtree(directory, ignore_errors=True)
 
 
-def create_container(client, args_for, secret_env=None):
+def create_container(client, args_for, secret_env=None, name=None, complete=None):
     """``ctr containers create`` with the arguments ``args_for(env_file_path)`` gives: the secret variables
-    reach ctr through a file, never through argv."""
+    reach ctr through a file, never through argv. ``complete(oci_spec)``, when given, returns the spec ctr
+    made for container ``name`` completed with what ctr has no flag for, which then replaces it (one more
+    read and one API call; a failure there leaves a container whose spec the next run finds different)."""
     with env_file(secret_env) as path:
         client.run(args_for(path))
+    if complete:
+        client.update_spec(name, complete(container_info(client, name)['Spec']))
 
 
 def restore_value(status, log_uri=None):

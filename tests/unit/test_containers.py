@@ -149,6 +149,14 @@ def test_exit_status(text, status):
 # A value for every option that is read back (a created container's info shows it), in the
 # module's input form, with what that container's `ctr containers info` says. Adding an option
 # to the table needs a sample here (test_every_read_option_has_a_sample).
+DEFAULT_CAPS = list(options.DEFAULT_CAPABILITIES)
+# One bounding set and one mount list for the options that read them, so that every sample holds in one info.
+BOUNDING = sorted(set(DEFAULT_CAPS + ["CAP_NET_ADMIN"]) - {"CAP_CHOWN"})
+MOUNTS = [{"type": "bind", "source": "/srv", "destination": "/data", "options": ["rbind", "rw"]},
+          {"type": "tmpfs", "source": "ctrops-tmpfs", "destination": "/cache",
+           "options": ["size=64m", "noexec", "nosuid", "nodev"]},
+          {"type": "tmpfs", "source": "ctrops-shm", "destination": "/dev/shm",
+           "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=1048576"]}]
 SAMPLES = {
     "image": ("rig/web:1", {"Image": "docker.io/rig/web:1"}),
     "command": (["sleep", "1"], {"Spec": {"process": {"args": ["sleep", "1"]}}}),
@@ -159,8 +167,29 @@ SAMPLES = {
     "user": ("65534:65534", {"Spec": {"process": {"user": {"uid": 65534, "gid": 65534}}}}),
     "hostname": ("box", {"Spec": {"hostname": "box"}}),
     "mounts": ([{"type": None, "source": "/srv", "destination": "/data", "options": None}],
-               {"Spec": {"mounts": [{"type": "bind", "source": "/srv", "destination": "/data",
-                                     "options": ["rbind", "rw"]}]}}),
+               {"Spec": {"mounts": MOUNTS}}),
+    "tmpfs": ({"/cache": "size=64m"}, {"Spec": {"mounts": MOUNTS}}),
+    "shm_size": ("1m", {"Spec": {"mounts": MOUNTS}}),
+    "capabilities": (["net_admin"], {"Spec": {"process": {"capabilities": {"bounding": BOUNDING}}}}),
+    "cap_drop": (["CAP_CHOWN"], {"Spec": {"process": {"capabilities": {"bounding": BOUNDING}}}}),
+    "no_new_privileges": (False, {"Spec": {"process": {"noNewPrivileges": False}}}),
+    "seccomp_profile": ("default", {"Spec": {"linux": {"seccomp": {"defaultAction": "SCMP_ACT_ERRNO"}}}}),
+    "apparmor_profile": ("ctrops-test", {"Spec": {"process": {"apparmorProfile": "ctrops-test"}}}),
+    "annotations": ({"org.example/a": 1}, {"Spec": {"annotations": {"org.example/a": "1"}}}),
+    "devices": (["/dev/null:/dev/xnull:rw"], {"Spec": {"linux": {
+        "devices": [{"path": "/dev/xnull", "type": "c", "major": 1, "minor": 3, "fileMode": 438, "uid": 0, "gid": 0}],
+        "resources": {"devices": [{"allow": True, "type": "c", "major": 1, "minor": 3, "access": "rw"}]}}}}),
+    "ulimits": ({"nofile": 4096, "NPROC": "100:200"}, {"Spec": {"process": {"rlimits": [
+        {"type": "RLIMIT_NOFILE", "hard": 4096, "soft": 4096}, {"type": "RLIMIT_NPROC", "hard": 200, "soft": 100}]}}}),
+    "sysctls": ({"net.ipv4.ip_unprivileged_port_start": 80},
+                {"Spec": {"linux": {"sysctl": {"net.ipv4.ip_unprivileged_port_start": "80"}}}}),
+    "pids_limit": (77, {"Spec": {"linux": {"resources": {"pids": {"limit": 77}}}}}),
+    "cpu_shares": (512, {"Spec": {"linux": {"resources": {"cpu": {"shares": 512}}}}}),
+    "cpuset_cpus": ("0", {"Spec": {"linux": {"resources": {"cpu": {"cpus": "0"}}}}}),
+    "cpuset_mems": ("0", {"Spec": {"linux": {"resources": {"cpu": {"mems": "0"}}}}}),
+    "groups": (["1234"], {"Spec": {"process": {"user": {"additionalGids": [0, 1234]}}}}),
+    "oom_score_adj": (123, {"Spec": {"process": {"oomScoreAdj": 123}}}),
+    "cpus": (1.5, {"Spec": {"linux": {"resources": {"cpu": {"quota": 15000, "period": 10000}}}}}),
     "net_host": (True, {"Spec": {"linux": {"namespaces": [{"type": "pid"}]}}}),
     "network_from": ("web", {"Labels": {"ctrops.containerd/ns.network": "web"},
                              "Spec": {"linux": {"namespaces": [{"type": "network", "path": "/proc/9/ns/net"}]}}}),
@@ -170,13 +199,13 @@ SAMPLES = {
     "ipc_from": ("/proc/9/ns/ipc", {"Labels": {"ctrops.containerd/ns.ipc": "/proc/9/ns/ipc"},
                                     "Spec": {"linux": {"namespaces": [{"type": "ipc", "path": "/proc/9/ns/ipc"},
                                                                       {"type": "network"}]}}}),
-    "privileged": (True, {"Spec": {"process": {"capabilities": {"bounding": ["CAP_SYS_ADMIN"]}}}}),
+    "privileged": (True, {"Spec": {"linux": {"maskedPaths": []}}}),
     "read_only": (True, {"Spec": {"root": {"readonly": True}}}),
     "runtime": ("io.containerd.runc.v1", {"Runtime": {"Name": "io.containerd.runc.v1"}}),
     "runtime_binary": ("/usr/bin/runc", {"Runtime": {"Options": {"value": "MgwvdXNyL2Jpbi9ydW5j"}}}),
     "snapshotter": ("native", {"Snapshotter": "native"}),
     "memory_limit": ("1k", {"Spec": {"linux": {"resources": {"memory": {"limit": 1024}}}}}),
-    "cpu_quota": (5000, {"Spec": {"linux": {"resources": {"cpu": {"quota": 5000}}}}}),
+    "cpu_quota": (15000, {"Spec": {"linux": {"resources": {"cpu": {"quota": 15000}}}}}),
     "cpu_period": (10000, {"Spec": {"linux": {"resources": {"cpu": {"period": 10000}}}}}),
     "restart_policy": ("always", {"Labels": {"containerd.io/restart.policy": "always",
                                              "containerd.io/restart.status": "stopped"}}),
@@ -203,7 +232,11 @@ def test_every_option_is_declared_completely():
         if option.group == "spec":
             assert option.read is not None, option
             assert option.compare is not None, option
-            assert option.flags is not None or option.name in ("image", "command"), option
+            # cpus is carried by the flags of cpu_quota and cpu_period, which it derives; what ctr has no flag
+            # for is an edit of the spec ctr made.
+            assert option.flags is not None or option.edit is not None or \
+                option.name in ("image", "command", "cpus"), option
+            assert option.doc and all(len(sentence) > 1 for sentence in option.doc), option
         if option.min_ctr:
             assert option.flag, "a version-gated option names its flag (for the error message): %s" % option
 
@@ -242,6 +275,13 @@ def test_option_read_back_compares_equal(version, name):
         # Set, the option differs from the recorded container that does not have it.
         plain_summary = options.parse_container_info(recorded_info(version))
         assert options.BY_NAME[name].differences(wanted[name], plain_summary) != [], name
+    if options.BY_NAME[name].edit:
+        # Given to containerd in the spec ctr made: that spec, completed, reads back as the option.
+        made = recorded_info(version)
+        made["Spec"] = options.edit_spec(made["Spec"], wanted)
+        assert options.BY_NAME[name].differences(wanted[name], options.parse_container_info(made)) == [], name
+        assert made["Spec"] != recorded_info(version)["Spec"], name
+        return
     ns_paths = {"network": "/proc/9/ns/net", "pid": "/proc/9/ns/pid", "ipc": "/proc/9/ns/ipc"}
     args = options.create_args("c1", wanted, options.managed_labels(wanted, None), ns_paths)
     plain_args = options.create_args("c1", plain, options.managed_labels(plain, None), {})
@@ -259,9 +299,12 @@ def test_check_mode_prediction_matches_read_back():
     predicted = options.wanted_view(wanted, None, None)
     actual = options.container_view(options.parse_container_info(info))
     for field in options.VIEW_FIELDS:
-        if field not in ("env", "labels", "network_from", "net_host"):
+        # devices: the privileged sample gives every host device, so privileged is compared instead.
+        if field not in ("env", "labels", "network_from", "net_host", "devices", "groups"):
             assert predicted[field] == actual[field], field
+    # The image's variables and groups are not known before the create: the prediction holds what the task adds.
     assert set(predicted["env"].items()) <= set(actual["env"].items())
+    assert set(predicted["groups"]) <= set(actual["groups"])
 
 
 def test_secret_env_values_stay_out_of_view_digest_args_and_differences():
