@@ -465,6 +465,14 @@ def _compare_cpu_quota(option, wanted, summary):
     return []
 
 
+def _predict_items(wanted, before):
+    """The keys set, over what the container has; for a new container without them, containerd's default (unknown
+    here: None)."""
+    if before is None and not wanted:
+        return None
+    return _predict_env(wanted, before)
+
+
 def _predict_env(wanted, before):
     env = dict(before or {})
     env.update(wanted)
@@ -531,11 +539,13 @@ def _bounding(info):
     return set((_process(info).get('capabilities') or {}).get('bounding') or [])
 
 
-def _compare_capabilities(option, wanted, summary):
-    # A privileged container has every capability: privileged is compared instead.
-    if summary['privileged'] or wanted == summary[option.name]:
-        return []
-    return [(option.name, wanted, summary[option.name])]
+def _read_added(info):
+    # A privileged container has every capability: privileged shows (and is compared) instead.
+    return [] if _read_privileged(info) else sorted(_bounding(info) - set(DEFAULT_CAPABILITIES))
+
+
+def _read_dropped(info):
+    return [] if _read_privileged(info) else sorted(set(DEFAULT_CAPABILITIES) - _bounding(info))
 
 
 def _capability_flags(flag):
@@ -890,6 +900,8 @@ def _compare_groups(option, wanted, summary):
 
 
 def _predict_groups(wanted, before):
+    if before is None and not wanted:
+        return None  # the image's, unknown before the create
     return list(before or []) + [gid for gid in wanted or [] if gid not in (before or [])]
 
 
@@ -966,7 +978,7 @@ def _edit_devices(oci, value):
 
 def _read_devices(info):
     if _read_privileged(info):
-        return None  # every host device: privileged is compared instead
+        return []  # every host device: privileged shows (and is compared) instead
     linux = _spec(info).get('linux') or {}
     rules = (linux.get('resources') or {}).get('devices') or []
     devices = []
@@ -978,12 +990,6 @@ def _read_devices(info):
         devices.append(dict(path=item.get('path'), type=item.get('type'), major=item.get('major'),
                             minor=item.get('minor'), access=access, mode=item.get('fileMode')))
     return devices
-
-
-def _compare_devices(option, wanted, summary):
-    if summary['devices'] is None:
-        return []
-    return [] if wanted == summary['devices'] else [('devices', wanted, summary['devices'])]
 
 
 # -- the table ----------------------------------------------------------------------------
@@ -1082,19 +1088,15 @@ OPTIONS = [
     Option('privileged', dict(type='bool', default=False), read=_read_privileged,
            flags=_switch('--privileged'), normalize=bool, doc=[
                'Run privileged (all capabilities, host devices, no masked paths).']),
-    Option('capabilities', dict(type='list', elements='str'), read=lambda info: sorted(
-        _bounding(info) - set(DEFAULT_CAPABILITIES)), flags=_capability_flags('--cap-add'),
-        derive=lambda params: sorted(_capability_set(params) - set(DEFAULT_CAPABILITIES)),
-        compare=_compare_capabilities, predict=ALWAYS, check=_capability_checker('capabilities'),
-        omit_unset=True, doc=[
+    Option('capabilities', dict(type='list', elements='str'), read=_read_added,
+           flags=_capability_flags('--cap-add'), check=_capability_checker('capabilities'), omit_unset=True,
+           derive=lambda params: sorted(_capability_set(params) - set(DEFAULT_CAPABILITIES)), doc=[
             'Capabilities added to the default set (ctr\'s C(--cap-add)), as capabilities(7) names them, with or '
             'without C(CAP_) (V(NET_ADMIN)).',
             'The result shows the capabilities the container has beyond the default set.']),
-    Option('cap_drop', dict(type='list', elements='str'), read=lambda info: sorted(
-        set(DEFAULT_CAPABILITIES) - _bounding(info)), flags=_capability_flags('--cap-drop'),
-        derive=lambda params: sorted(set(DEFAULT_CAPABILITIES) - _capability_set(params)),
-        compare=_compare_capabilities, predict=ALWAYS, check=_capability_checker('cap_drop'),
-        omit_unset=True, doc=[
+    Option('cap_drop', dict(type='list', elements='str'), read=_read_dropped,
+           flags=_capability_flags('--cap-drop'), check=_capability_checker('cap_drop'), omit_unset=True,
+           derive=lambda params: sorted(set(DEFAULT_CAPABILITIES) - _capability_set(params)), doc=[
             'Capabilities removed from the default set (ctr\'s C(--cap-drop)). V(ALL) removes all but those of '
             'O(capabilities), as Docker does.',
             'The result shows the default capabilities the container lacks.']),
@@ -1118,14 +1120,14 @@ OPTIONS = [
                'C(--apparmor-profile)).',
                'Refused on a host without AppArmor.']),
     Option('annotations', dict(type='dict'), read=_read_annotations, flags=_annotation_flags,
-           normalize=_str_dict, compare=_compare_annotations, predict=_predict_env, check=_check_annotations,
+           normalize=_str_dict, compare=_compare_annotations, predict=_predict_items, check=_check_annotations,
            omit_unset=True, doc=[
                'OCI annotations of the container (ctr\'s C(--annotation)), which the runtime and its hooks read '
                '(for example C(runc state)).',
                'Annotations that differ recreate the container; others are left as they are (C(ctr) copies the '
                'container\'s labels into its annotations too).']),
     Option('devices', dict(type='list', elements='str'), read=_read_devices, edit=_edit_devices,
-           normalize=_normalize_devices, compare=_compare_devices, predict=ALWAYS, check=_check_devices,
+           normalize=_normalize_devices, check=_check_devices,
            omit_unset=True, doc=[
                'Host devices the container may use, as C(docker run --device): C(HOST_PATH[:CONTAINER_PATH'
                '[:PERMISSIONS]]), for example V(/dev/fuse) or V(/dev/sda:/dev/xvda:rwm) (permissions are letters '
@@ -1133,14 +1135,14 @@ OPTIONS = [
                'The device node is made in the container with the host node\'s type and numbers, and the device '
                'cgroup allows it; the result shows them.']),
     Option('ulimits', dict(type='dict'), read=_read_ulimits, edit=_edit_ulimits, normalize=_normalize_ulimits,
-           compare=_compare_items, predict=_predict_env, check=_check_ulimits, omit_unset=True, doc=[
+           compare=_compare_items, predict=_predict_items, check=_check_ulimits, omit_unset=True, doc=[
                'Resource limits of the process (setrlimit(2)), by the name C(ulimit) gives them: V(nofile), '
                'V(nproc), V(memlock), V(core), V(stack) and the others of C(RLIMIT_*).',
                'A number sets the soft and the hard limit (V(nofile: 65536)); V(soft:hard) as a string or a '
                'dict with C(soft) and C(hard) sets them apart; V(unlimited) is no limit.',
                'Limits not given keep containerd\'s defaults (C(nofile) 1024).']),
     Option('sysctls', dict(type='dict'), read=lambda info: (_spec(info).get('linux') or {}).get('sysctl') or {},
-           edit=_edit_sysctls, normalize=_str_dict, compare=_compare_items, predict=_predict_env,
+           edit=_edit_sysctls, normalize=_str_dict, compare=_compare_items, predict=_predict_items,
            check=_check_sysctls, omit_unset=True, doc=[
                'Kernel parameters of the container\'s own namespaces (C(docker run --sysctl)), for example '
                'V(net.ipv4.ip_unprivileged_port_start: 80) or V(net.core.somaxconn: 1024).',

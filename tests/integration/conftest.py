@@ -8,6 +8,8 @@ import pytest
 
 from rig.containerd import EDGES, MATRIX, Containerd, available_versions
 
+RUNC_STATE = "/run/containerd/runc"
+
 
 def pytest_generate_tests(metafunc):
     """Every test that uses ``containerd`` runs on the oldest and the newest containerd of the matrix;
@@ -27,9 +29,17 @@ def containerd(request, tmp_path_factory):
     if version not in available_versions():
         pytest.fail("containerd %s of the test matrix is not installed: run `make setup`" % version)
     daemon = Containerd(version, workdir=str(tmp_path_factory.mktemp("containerd-%s" % version)))
+    runc_roots = set(os.listdir(RUNC_STATE)) if os.path.isdir(RUNC_STATE) else set()
     daemon.start()
     yield daemon
     daemon.stop()
+    # The shims' runc keeps a directory per namespace in a machine-wide place: remove the empty ones the tests
+    # made (runc makes them again when it needs them).
+    for entry in set(os.listdir(RUNC_STATE) if os.path.isdir(RUNC_STATE) else ()) - runc_roots:
+        try:
+            os.rmdir(os.path.join(RUNC_STATE, entry))
+        except OSError:
+            pass
 
 
 @pytest.fixture

@@ -299,8 +299,10 @@ def test_check_mode_prediction_matches_read_back():
     predicted = options.wanted_view(wanted, None, None)
     actual = options.container_view(options.parse_container_info(info))
     for field in options.VIEW_FIELDS:
-        # devices: the privileged sample gives every host device, so privileged is compared instead.
-        if field not in ("env", "labels", "network_from", "net_host", "devices", "groups"):
+        # devices and capabilities: the privileged sample has every host device and capability, so privileged
+        # shows and is compared instead.
+        if field not in ("env", "labels", "network_from", "net_host", "devices", "groups", "capabilities",
+                         "cap_drop"):
             assert predicted[field] == actual[field], field
     # The image's variables and groups are not known before the create: the prediction holds what the task adds.
     assert set(predicted["env"].items()) <= set(actual["env"].items())
@@ -413,3 +415,78 @@ def test_command_as_a_string_is_split_as_a_shell_would():
     assert command.desired({"command": ["sleep", 600]}) == ["sleep", "600"]
     with pytest.raises(InvalidInput):
         command.check('sleep "600', {})
+
+
+# Bad values of the container options: one sentence naming the option, before any ctr call.
+BAD_VALUES = [
+    (dict(capabilities=["NET_WIZARD"]), "capabilities: unknown capability 'NET_WIZARD'"),
+    (dict(capabilities=["ALL"]), "capabilities: ALL is what privileged=true gives"),
+    (dict(cap_drop=["CHOWN"], privileged=True), "cap_drop and privileged exclude each other"),
+    (dict(devices=["/dev/nope"]), "devices: /dev/nope does not exist on this host."),
+    (dict(devices=["/etc/hostname"]), "devices: /etc/hostname is not a character or block device."),
+    (dict(devices=["/dev/null:/dev/x:rwx"]), "devices /dev/null:/dev/x:rwx: permissions 'rwx' must be letters of"),
+    (dict(devices=["dev/null"]), "devices: 'dev/null' is not HOST_PATH[:CONTAINER_PATH[:PERMISSIONS]]"),
+    (dict(seccomp_profile="/nonexistent/profile.json"), "seccomp_profile /nonexistent/profile.json cannot be read"),
+    (dict(seccomp_profile="strict"), "seccomp_profile 'strict' must be default, unconfined or the absolute path"),
+    (dict(cpus=0), "cpus must be more than 0"),
+    (dict(cpus=4096), "cpus 4096 is more than the"),
+    (dict(cpus=1, cpu_quota=1000), "cpus and cpu_quota/cpu_period set the same limit"),
+    (dict(ulimits={"nofiles": 10}), "ulimits: unknown limit 'nofiles'"),
+    (dict(ulimits={"nofile": "20:10"}), "ulimits nofile: the soft limit 20 is above the hard limit 10."),
+    (dict(ulimits={"nofile": "many"}), "ulimits nofile: 'many' is not a number of 0 or more (or unlimited)."),
+    (dict(sysctls={"vm.swappiness": 1}), "sysctls: vm.swappiness is not kept per container"),
+    (dict(sysctls={"net.core.somaxconn": 1}, net_host=True), "sysctls: net.core.somaxconn would change the host's"),
+    (dict(pids_limit=0), "pids_limit must be 1 or more, not 0."),
+    (dict(cpu_shares=1), "cpu_shares must be from 2 to 262144, not 1."),
+    (dict(cpuset_cpus="0-4096"), "cpuset_cpus 0-4096 names CPUs this host lacks"),
+    (dict(cpuset_cpus="zero"), "cpuset_cpus 'zero' is not a list such as 0-2,4."),
+    (dict(cpuset_mems="0-64"), "cpuset_mems 0-64 names memory nodes this host lacks"),
+    (dict(groups=["wheel"]), "groups: 'wheel' is not a numeric GID"),
+    (dict(oom_score_adj=2000), "oom_score_adj must be from -1000 to 1000, not 2000."),
+    (dict(shm_size="1k"), "shm_size '1k' is less than one page"),
+    (dict(shm_size="lots"), "Invalid shm_size 'lots'"),
+    (dict(tmpfs={"cache": ""}), "tmpfs: 'cache' must be an absolute path"),
+    (dict(tmpfs={"/cache": "mode=1777:size=1m"}), "tmpfs /cache: options 'mode=1777:size=1m' contain"),
+    (dict(annotations={"a=b": "c"}), "annotations: key 'a=b' must be non-empty and without"),
+]
+
+
+@pytest.mark.parametrize("change,message", BAD_VALUES, ids=[message[:30] for _c, message in BAD_VALUES])
+def test_bad_option_values_name_the_option(change, message):
+    with pytest.raises(InvalidInput) as caught:
+        options.validate_params(params(image="rig/busybox:1", **change))
+    assert str(caught.value).startswith(message), str(caught.value)
+
+
+def test_apparmor_profile_is_refused_where_apparmor_is_off():
+    if os.path.isdir("/sys/kernel/security/apparmor"):
+        options.validate_params(params(image="rig/busybox:1", apparmor_profile="ctrops"))
+        return
+    with pytest.raises(InvalidInput) as caught:
+        options.validate_params(params(image="rig/busybox:1", apparmor_profile="ctrops"))
+    assert str(caught.value).startswith("apparmor_profile ctrops: AppArmor is not enabled on this host")
+
+
+def test_options_ctr_has_no_flag_for_add_to_the_spec_ctr_made():
+    """The spec edits keep what ctr and the image put there: other rlimits, the image's groups, default devices."""
+    made = recorded_info("2.1")["Spec"]
+    wanted = options.desired_spec(params(image="rig/busybox:1", ulimits={"nproc": 10}, groups=["7"],
+                                         devices=["/dev/null:/dev/xnull"], sysctls={"net.core.somaxconn": 9}))
+    edited = options.edit_spec(made, wanted)
+    assert {"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024} in edited["process"]["rlimits"]
+    assert {"type": "RLIMIT_NPROC", "hard": 10, "soft": 10} in edited["process"]["rlimits"]
+    assert edited["process"]["user"]["additionalGids"] == [0, 7]
+    rules = edited["linux"]["resources"]["devices"]
+    assert rules[:-1] == made["linux"]["resources"]["devices"] and rules[-1]["access"] == "rwm"
+    assert edited["linux"]["sysctl"] == {"net.core.somaxconn": "9"}
+    assert made == recorded_info("2.1")["Spec"], "edit_spec leaves its input alone"
+    assert options.spec_edits(options.desired_spec(params(image="rig/busybox:1"))) == []
+
+
+def test_new_options_leave_the_digest_of_older_containers_alone():
+    """Options added after 0.2 count in the digest only when set: an upgrade recreates nothing."""
+    spec = options.desired_spec(params(image="rig/busybox:1"))
+    older = dict((key, value) for key, value in spec.items() if not options.BY_NAME[key].omit_unset)
+    assert options.spec_digest(spec) == options.spec_digest(older)
+    assert options.spec_digest(options.desired_spec(params(image="rig/busybox:1", pids_limit=5))) != \
+        options.spec_digest(spec)
