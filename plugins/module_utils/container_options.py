@@ -836,8 +836,8 @@ def _edit_sysctls(oci, value):
 def _check_positive(option, low=1, high=None):
     def check(value, params):
         if value is not None and (value < low or (high is not None and value > high)):
-            raise InvalidInput('%s must be %s, not %s.' % (option, 'from %d to %d' % (low, high) if high is not None
-                                                          else '%d or more' % low, value))
+            bounds = 'from %d to %d' % (low, high) if high is not None else '%d or more' % low
+            raise InvalidInput('%s must be %s, not %s.' % (option, bounds, value))
     return check
 
 
@@ -1091,15 +1091,15 @@ OPTIONS = [
     Option('capabilities', dict(type='list', elements='str'), read=_read_added,
            flags=_capability_flags('--cap-add'), check=_capability_checker('capabilities'), omit_unset=True,
            derive=lambda params: sorted(_capability_set(params) - set(DEFAULT_CAPABILITIES)), doc=[
-            'Capabilities added to the default set (ctr\'s C(--cap-add)), as capabilities(7) names them, with or '
-            'without C(CAP_) (V(NET_ADMIN)).',
-            'The result shows the capabilities the container has beyond the default set.']),
+               'Capabilities added to the default set (ctr\'s C(--cap-add)), as capabilities(7) names them, with or '
+               'without C(CAP_) (V(NET_ADMIN)).',
+               'The result shows the capabilities the container has beyond the default set.']),
     Option('cap_drop', dict(type='list', elements='str'), read=_read_dropped,
            flags=_capability_flags('--cap-drop'), check=_capability_checker('cap_drop'), omit_unset=True,
            derive=lambda params: sorted(set(DEFAULT_CAPABILITIES) - _capability_set(params)), doc=[
-            'Capabilities removed from the default set (ctr\'s C(--cap-drop)). V(ALL) removes all but those of '
-            'O(capabilities), as Docker does.',
-            'The result shows the default capabilities the container lacks.']),
+               'Capabilities removed from the default set (ctr\'s C(--cap-drop)). V(ALL) removes all but those of '
+               'O(capabilities), as Docker does.',
+               'The result shows the default capabilities the container lacks.']),
     Option('no_new_privileges', dict(type='bool'), read=lambda info: bool(_process(info).get('noNewPrivileges')),
            flags=_new_privs_flags, compare=WHEN_SET, omit_unset=True, doc=[
                'Whether the process and its children may gain privileges (setuid programs, file capabilities): '
@@ -1230,9 +1230,10 @@ VIEW_FIELDS = tuple(option.name for option in DESIRED if option.view) + ('labels
 
 # -- derived ------------------------------------------------------------------------------
 
-def argument_spec():
-    """The argument spec entries of every container option (a fresh copy)."""
-    return dict((option.name, json.loads(json.dumps(option.spec))) for option in OPTIONS)
+def argument_spec(names=None):
+    """The argument spec entries of every container option, or of those ``names`` (a fresh copy)."""
+    return dict((option.name, json.loads(json.dumps(option.spec))) for option in OPTIONS
+                if names is None or option.name in names)
 
 
 def validate_params(params):

@@ -181,6 +181,7 @@ import uuid
 from ansible_collections.ctrops.containerd.plugins.module_utils import compile_once  # noqa: F401 pylint: disable=unused-import
 
 from ansible_collections.ctrops.containerd.plugins.module_utils import container_files
+from ansible_collections.ctrops.containerd.plugins.module_utils import container_options
 from ansible_collections.ctrops.containerd.plugins.module_utils import containers as ctrs
 from ansible_collections.ctrops.containerd.plugins.module_utils import validate
 from ansible_collections.ctrops.containerd.plugins.module_utils.client import CtrError
@@ -263,25 +264,21 @@ def execute(run):
 
 
 def main():
-    run = ModuleRun(
-        dict(
-            container=dict(type='str', required=True, aliases=['name']),
-            argv=dict(type='list', elements='str'),
-            command=dict(type='str'),
-            cwd=dict(type='str', aliases=['chdir']),
-            user=dict(type='str'),
-            env=dict(type='dict'),
-            secret_env=dict(type='dict', no_log=True),
-            stdin=dict(type='str'),
-            stdin_add_newline=dict(type='bool', default=True),
-            strip_empty_ends=dict(type='bool', default=True),
-            exec_id=dict(type='str'),
-            check_rc=dict(type='bool', default=True),
-        ),
-        supports_check_mode=False,
-        mutually_exclusive=[('argv', 'command')],
-        required_one_of=[('argv', 'command')],
+    spec = dict(
+        container=dict(type='str', required=True, aliases=['name']),
+        argv=dict(type='list', elements='str'),
+        command=dict(type='str'),
+        cwd=dict(type='str', aliases=['chdir']),
+        stdin=dict(type='str'),
+        stdin_add_newline=dict(type='bool', default=True),
+        strip_empty_ends=dict(type='bool', default=True),
+        exec_id=dict(type='str'),
+        check_rc=dict(type='bool', default=True),
     )
+    # The process options a container has too, declared once (container_options).
+    spec.update(container_options.argument_spec(('user', 'env', 'secret_env')))
+    run = ModuleRun(spec, supports_check_mode=False, mutually_exclusive=[('argv', 'command')],
+                    required_one_of=[('argv', 'command')])
     run.execute(execute, run)
     # A command run in a container is a change; Ansible marks a non-zero rc as failed unless told otherwise.
     run.exit(changed=True, failed=False)

@@ -144,7 +144,7 @@ def converge(run_module, containerd, module, namespace, entry, check=False):
 
 @pytest.mark.parametrize("module", ["containerd_container", "containerd_stack"])
 def test_options_take_effect_inside_the_container(containerd, run_module, rig_images, import_image, stack_ns, uid,
-                                                   module, tmp_path, counting_ctr):
+                                                  module, tmp_path, counting_ctr):
     import_image(rig_images["busybox"], namespace=stack_ns)
     profile = tmp_path / "no-mkdir.json"
     profile.write_text(json.dumps(SECCOMP_NO_MKDIR))
@@ -153,8 +153,8 @@ def test_options_take_effect_inside_the_container(containerd, run_module, rig_im
                  seccomp_profile=str(profile))
 
     predicted, part = converge(run_module, containerd, module, stack_ns, entry, check=True)
-    assert predicted["changed"] is True and part["actions"][:2] == ["create container %s" % name,
-                                                                   "start task %s" % name], predicted
+    assert predicted["changed"] is True, predicted
+    assert part["actions"][:2] == ["create container %s" % name, "start task %s" % name], predicted
     assert info(containerd, name, namespace=stack_ns) is None, "check mode created the container"
 
     created, part = converge(run_module, containerd, module, stack_ns, entry)

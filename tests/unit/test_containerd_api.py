@@ -161,7 +161,7 @@ class Protobuf(unittest.TestCase):
         spec = b'{"ociVersion":"1.0.2"}' * 20  # > 127 bytes: two-byte length
         req = g.encode_update_request("c1", spec)
         top = parse_proto(req)
-        self.assertEqual([f for f, _ in top], [1, 2])
+        self.assertEqual([f for f, _unused1 in top], [1, 2])
         self.assertEqual(parse_proto(top[1][1]), [(1, b"spec")])
         container = parse_proto(top[0][1])
         self.assertEqual(container[0], (1, b"c1"))
@@ -251,9 +251,11 @@ class FakeServers(unittest.TestCase):
         def hstr(raw):  # a Huffman-coded HPACK string literal
             coded = huffman_encode(raw)
             return bytes(bytearray([0x80 | len(coded)])) + coded
+
         block = (b"\x88"                                              # :status 200 (static 8)
                  + b"\x40" + hstr(b"grpc-status") + hstr(b"5")         # incremental indexing, new name
                  + b"\x00" + hstr(b"grpc-message") + hstr(b"caf%C3%A9 not found: 100%25"))
+
         def script(s):
             send(s, g.SETTINGS, 0, 0, struct.pack(">HI", 5, 16384))
             send(s, g.PING, 0, 0, b"12345678")
@@ -268,14 +270,14 @@ class FakeServers(unittest.TestCase):
             finally:
                 server.close()
         self.assertEqual(str(caught.exception), "containerd refused /x.Y/Z: NotFound: caf\u00e9 not found: 100%")
-        kinds = [(k, f) for k, f, _, _ in server.frames]
+        kinds = [(k, f) for k, f, _unused1, _unused2 in server.frames]
         self.assertEqual(server.preface, b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
         self.assertIn((g.SETTINGS, g.ACK), kinds)
         self.assertIn((g.PING, g.ACK), kinds)
-        self.assertEqual([p for k, f, _, p in server.frames if k == g.PING], [b"12345678"])
-        headers = [p for k, _, _, p in server.frames if k == g.HEADERS][0]
+        self.assertEqual([p for k, f, _unused1, p in server.frames if k == g.PING], [b"12345678"])
+        headers = [p for k, _unused1, _unused2, p in server.frames if k == g.HEADERS][0]
         self.assertIn(("containerd-namespace", "ns"), g.HpackDecoder().decode(headers))
-        data = b"".join(p for k, _, _, p in server.frames if k == g.DATA)
+        data = b"".join(p for k, _unused1, _unused2, p in server.frames if k == g.DATA)
         self.assertEqual(data, b"\x00\x00\x00\x00\x03\x0a\x01a")
 
     def test_goaway_before_our_stream(self):
@@ -296,7 +298,7 @@ class FakeServers(unittest.TestCase):
     def test_small_frames_and_window_are_respected(self):
         def script(s):
             send(s, g.SETTINGS, 0, 0, struct.pack(">HIHI", 5, 16384, 4, 40000))
-            while sum(len(p) for k, _, _, p in s.frames if k == g.DATA) < 40000:
+            while sum(len(p) for k, _unused1, _unused2, p in s.frames if k == g.DATA) < 40000:
                 s.frame()
             s.conn.settimeout(0.3)  # the stream window must stop the client at exactly 40000 bytes
             try:
@@ -305,7 +307,7 @@ class FakeServers(unittest.TestCase):
                 s.stalled = True
             s.conn.settimeout(None)
             send(s, g.WINDOW_UPDATE, 0, 1, struct.pack(">I", 100000))
-            while sum(len(p) for k, _, _, p in s.frames if k == g.DATA) < 65535:
+            while sum(len(p) for k, _unused1, _unused2, p in s.frames if k == g.DATA) < 65535:
                 s.frame()  # now the connection window (65535) is the limit
             send(s, g.WINDOW_UPDATE, 0, 0, struct.pack(">I", 100000))
             s.until_request_sent()
@@ -318,7 +320,7 @@ class FakeServers(unittest.TestCase):
         finally:
             server.close()
         self.assertTrue(getattr(server, "stalled", False))
-        sizes = [len(p) for k, _, _, p in server.frames if k == g.DATA]
+        sizes = [len(p) for k, _unused1, _unused2, p in server.frames if k == g.DATA]
         self.assertTrue(max(sizes) <= 16384 and sum(sizes) == 70005, sizes)
 
 
