@@ -38,6 +38,15 @@ def exec_status(containerd, namespace, name, *argv):
                               namespace=namespace, check=False).returncode
 
 
+# A new value for each option of OPTIONS (cpuset_mems has one value on a one-node host, as here).
+CHANGED = dict(
+    capabilities=["NET_ADMIN", "SYS_TIME"], cap_drop=["MKNOD"], no_new_privileges=True,
+    devices=["/dev/fuse:/dev/yfuse:r"], annotations={"org.example/team": "db"}, cpus=0.25, cpu_shares=256,
+    cpuset_cpus="0-1", pids_limit=88, ulimits={"nofile": 5000}, sysctls={"net.ipv4.ip_unprivileged_port_start": 81},
+    shm_size="2m", tmpfs={"/cache": "size=3m"}, groups=["1235"], oom_score_adj=124, seccomp_profile="default",
+)
+
+
 def proc(pid, name):
     with open("/proc/%d/%s" % (pid, name)) as handle:
         return handle.read()
@@ -159,6 +168,11 @@ def test_options_take_effect_inside_the_container(containerd, run_module, rig_im
 
     created, part = converge(run_module, containerd, module, stack_ns, entry)
     assert created["changed"] is True, created
+    if module == "containerd_container":
+        for option in set(OPTIONS) - {"groups"}:  # check mode predicted what the module then read back
+            assert predicted["container"][option] == created["container"][option], option
+        # The image's own groups are known once the container exists; the prediction holds those asked for.
+        assert set(predicted["container"]["groups"]) <= set(created["container"]["groups"])
     pid = ns_tasks(containerd, stack_ns)[name][0]
     assert_in_effect(containerd, stack_ns, name, pid)
     if module == "containerd_container":
@@ -176,18 +190,25 @@ def test_options_take_effect_inside_the_container(containerd, run_module, rig_im
     if module == "containerd_container":
         assert count() == 2, "a no-op run costs containers info + tasks ls, with every option set"
 
-    # A changed value recreates (a flag of ctr, and an option completed in the spec), shown in the diff.
-    changed_entry = dict(entry, capabilities=["NET_ADMIN", "SYS_TIME"], ulimits={"nofile": 5000, "nproc": 300})
+    # Every option changed at once: one recreate, each option named in the differences and shown in the diff.
+    changed_entry = dict(entry, **CHANGED)
     changed, part = converge(run_module, containerd, module, stack_ns, changed_entry)
     assert changed["changed"] is True, changed
-    assert set(part["differences"]) >= {"capabilities", "ulimits.nofile"}, part["differences"]
+    named = set(field.split(".")[0] for field in part["differences"])
+    # A profile file and containerd's default are both "a profile" in the spec: the options digest tells them
+    # apart (it names "options" when nothing else differs); the effect is checked below.
+    assert named >= set(CHANGED) - {"seccomp_profile"}, set(CHANGED) - named
     if module == "containerd_container":
-        assert changed["diff"]["before"]["capabilities"] == ["CAP_NET_ADMIN"]
-        assert changed["diff"]["after"]["capabilities"] == ["CAP_NET_ADMIN", "CAP_SYS_TIME"]
-        assert changed["diff"]["after"]["ulimits"]["nofile"] == {"soft": 5000, "hard": 5000}
+        before, after = changed["diff"]["before"], changed["diff"]["after"]
+        for option in set(CHANGED) - {"seccomp_profile"}:  # a profile is compared by content, not shown
+            assert before[option] != after[option], option
+        assert after["capabilities"] == ["CAP_NET_ADMIN", "CAP_SYS_TIME"] and after["pids_limit"] == 88
+        assert after["ulimits"]["nofile"] == {"soft": 5000, "hard": 5000}
     pid = ns_tasks(containerd, stack_ns)[name][0]
-    assert "CAP_SYS_TIME" in capabilities(pid)
-    assert proc(pid, "limits").count("5000") >= 2
+    assert "CAP_SYS_TIME" in capabilities(pid) and "CAP_MKNOD" not in capabilities(pid)
+    assert proc(pid, "limits").count("5000") >= 2 and cgroup_file(pid, "pids", "pids.max") == "88"
+    assert status(pid, "NoNewPrivs") == "1" and proc(pid, "oom_score_adj").strip() == "124"
+    assert exec_status(containerd, stack_ns, name, "mkdir", "/tmp/allowed-now") == 0, "containerd's default profile"
     assert converge(run_module, containerd, module, stack_ns, changed_entry)[0]["changed"] is False
 
 
