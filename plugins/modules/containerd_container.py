@@ -459,6 +459,40 @@ container:
     memory_limit: {description: Memory limit in bytes., type: int}
     cpu_quota: {description: CFS quota., type: int}
     cpu_period: {description: CFS period., type: int}
+    cpus: {description: CPUs the CFS quota and period allow (null without a quota)., type: float, sample: 1.5}
+    cpu_shares: {description: Relative CPU weight (containerd's default is 1024)., type: int, sample: 512}
+    cpuset_cpus: {description: CPUs the container may run on (null for all)., type: str, sample: 0-1}
+    cpuset_mems: {description: Memory nodes the container may use (null for all)., type: str, sample: '0'}
+    pids_limit: {description: Most processes at once (null without a limit)., type: int, sample: 100}
+    capabilities:
+      description: Capabilities beyond the default set (none listed for a privileged container).
+      type: list
+      elements: str
+      sample: [CAP_NET_ADMIN]
+    cap_drop:
+      description: Capabilities of the default set the container lacks.
+      type: list
+      elements: str
+      sample: [CAP_MKNOD]
+    no_new_privileges: {description: Whether the process may not gain privileges (C(NoNewPrivs))., type: bool}
+    apparmor_profile: {description: AppArmor profile of the process (null for none)., type: str}
+    annotations: {description: OCI annotations (the copies of the labels left out)., type: dict}
+    devices:
+      description: Devices added to the container, with the host node's type and numbers and the cgroup access.
+      type: list
+      elements: dict
+      sample: [{path: /dev/fuse, type: c, major: 10, minor: 229, access: rwm, mode: 438}]
+    ulimits:
+      description: Resource limits of the process, by C(ulimit) name.
+      type: dict
+      sample: {nofile: {soft: 65536, hard: 65536}}
+    sysctls: {description: Kernel parameters of the container's namespaces., type: dict,
+              sample: {net.core.somaxconn: '1024'}}
+    shm_size: {description: Size of C(/dev/shm) in bytes when set by O(shm_size)., type: int, sample: 67108864}
+    tmpfs: {description: tmpfs mounts of O(tmpfs) and their options., type: dict, sample: {/run: 'size=64m,noexec,nosuid,nodev'}}
+    groups: {description: Supplementary group IDs of the process (the image's and those added)., type: list,
+             elements: int, sample: [0, 1234]}
+    oom_score_adj: {description: OOM score adjustment of the process (null if unset)., type: int, sample: 500}
     restart_policy: {description: Restart policy., type: str, sample: always}
     created: {description: Creation time as containerd reports it., type: str}
     task:
