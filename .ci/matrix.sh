@@ -37,6 +37,8 @@ smoke_pid=
 cleanup() {
   [ -n "$smoke_pid" ] && kill "$smoke_pid" 2>/dev/null && wait "$smoke_pid"
   rm -rf "$work"
+  # The shims' runc keeps a directory per namespace in a machine-wide place: the smoke's, once empty, go.
+  find /run/containerd/runc -mindepth 1 -maxdepth 1 -type d -empty -name 'smoke-*' -delete 2>/dev/null
 }
 trap cleanup EXIT
 status=0
